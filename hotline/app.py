@@ -1,0 +1,122 @@
+"""The composition root: one ``Hotline`` object per process holds the database, the clock, the
+calendar, the time limits and the message bus, and exposes the services.
+
+The web app, the SIP bridge and the scheduler each build (or share) one; they hold no other state,
+so any number of them can run side by side against the same database.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline.clock import Clock, SystemClock
+from hotline.config import Settings
+from hotline.db import make_engine, make_session_factory
+from hotline.errors import Conflict
+from hotline.events import Event, MessageBus
+from hotline.timelimits import TimeLimits
+from hotline.workcalendar import CalendarOverride, WorkCalendar
+
+log = logging.getLogger(__name__)
+
+# A suggester turns a ticket's text into (unit_id, confidence, payload) or None.
+Suggester = Callable[[str], "tuple[int | None, float, dict[str, Any]] | None"]
+
+
+class UnitOfWork(AbstractContextManager):
+    """One transaction. Events added during it are published only after a successful commit."""
+
+    def __init__(self, hotline: "Hotline", readonly: bool = False) -> None:
+        self.hotline = hotline
+        self.readonly = readonly
+        self.events: list[Event] = []
+
+    def __enter__(self) -> "UnitOfWork":
+        factory = self.hotline.read_session_factory if self.readonly else self.hotline.session_factory
+        self.session: Session = factory()
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        # close() alone ends an uncommitted transaction without expiring the objects read in it,
+        # so a read returns models that stay usable after the block; on an error roll back first.
+        if exc_type is not None:
+            self.session.rollback()
+        self.session.close()
+
+    def add_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except StaleDataError as e:
+            self.session.rollback()
+            raise Conflict("记录已被他人修改，请刷新后重试") from e
+        except IntegrityError as e:
+            self.session.rollback()
+            raise Conflict("数据冲突：记录已存在或已被他人修改", reason=str(e.orig)[:200]) from e
+        events, self.events = self.events, []
+        self.hotline.bus.publish(events)
+
+
+class Hotline:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        bus: MessageBus | None = None,
+        time_limits: TimeLimits | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or SystemClock(self.settings.timezone)
+        self.bus = bus or MessageBus()
+        if time_limits is None:
+            time_limits = (
+                TimeLimits.from_file(self.settings.time_limits_file)
+                if self.settings.time_limits_file
+                else TimeLimits.default()
+            )
+        self.time_limits = time_limits
+        self.engine = make_engine(self.settings.database_url)
+        self.session_factory = make_session_factory(self.engine)
+        self.read_session_factory = make_session_factory(self.engine, readonly=True)
+        self.calendar = WorkCalendar(loader=self._load_overrides)
+        self.suggester: Suggester | None = None
+
+        from hotline.callcenter import CallService
+        from hotline.directory import DirectoryService
+        from hotline.queries import TicketQueries
+        from hotline.workflow import TicketService
+
+        self.tickets = TicketService(self)
+        self.queries = TicketQueries(self)
+        self.directory = DirectoryService(self)
+        self.calls = CallService(self)
+
+    @classmethod
+    def from_env(cls, **kw: Any) -> "Hotline":
+        return cls(Settings.from_env(), **kw)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self, readonly=readonly)
+
+    def now(self):  # noqa: ANN201
+        return self.clock.now()
+
+    def _load_overrides(self) -> dict:
+        with self.read_session_factory() as s:
+            return {o.day: o.is_workday for o in s.scalars(select(CalendarOverride))}
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,12 @@
+"""Imports every model so ``Base.metadata`` knows the whole schema (Alembic reads it from here)."""
+from hotline.callbacks import Callback  # noqa: F401
+from hotline.callers import Caller  # noqa: F401
+from hotline.calls import Call, OperatorState, OutboundJob  # noqa: F401
+from hotline.db import Base
+from hotline.knowledge import Article  # noqa: F401
+from hotline.tickets import Ticket, TicketCoUnit, TicketCounter, TicketEvent  # noqa: F401
+from hotline.units import Unit  # noqa: F401
+from hotline.users import ApiToken, User  # noqa: F401
+from hotline.workcalendar import CalendarOverride  # noqa: F401
+
+metadata = Base.metadata

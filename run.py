@@ -1,0 +1,230 @@
+#!/usr/bin/env python
+"""One command for the whole 12345 hotline system.
+
+    python run.py                 # everything in one process: SQLite, in-process bus, demo city
+    python run.py web             # the web process alone (production runs several behind Redis)
+    python run.py db upgrade      # create or upgrade the schema (Alembic)
+    python run.py --help          # every subcommand
+
+Configuration comes from the environment: DATABASE_URL (default: SQLite under instance/),
+HOTLINE_MESSAGE_QUEUE (redis://… to share live events between processes), HOTLINE_SECRET_KEY, ….
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+import threading
+from typing import Any, Callable
+
+log = logging.getLogger("hotline")
+
+
+def _settings():  # noqa: ANN202
+    from hotline.config import Settings
+
+    return Settings.from_env()
+
+
+def _prepare(settings, demo: bool) -> list[Any]:  # noqa: ANN001
+    """Create or upgrade the database; load the demo city into an empty one."""
+    from hotline import demo as demo_mod
+    from hotline.app import Hotline
+    from hotline.schema import upgrade
+
+    upgrade(settings.database_url)
+    hl = Hotline(settings)
+    try:
+        if demo and not demo_mod.is_loaded(hl):
+            print("首次启动：正在生成演示城市「青川市」……", flush=True)
+            return demo_mod.load(settings, hl.now(), progress=lambda m: print("  " + m, flush=True))
+    finally:
+        hl.dispose()
+    return []
+
+
+def _print_logins(logins: list[Any], host: str, port: int) -> None:
+    from hotline.demo import DEMO_PASSWORD
+
+    print(f"\n12345 热线系统已启动： http://{host}:{port}/", flush=True)
+    if not logins:
+        return
+    shown: dict[str, list[str]] = {}
+    for login in logins:
+        shown.setdefault(login.role, []).append(login.username)
+    labels = {"admin": "系统管理员", "manager": "管理者", "supervisor": "督办班长", "operator": "话务员",
+              "expert": "专家坐席", "unit": "成员单位"}  # fmt: skip
+    print(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
+    for role, names in shown.items():
+        more = f" …共{len(names)}个" if len(names) > 6 else ""
+        print(f"  {labels.get(role, role):<6} {', '.join(names[:6])}{more}")
+    print("  (成员单位账号：t01–t30 乡镇街道，d01–d30 市直部门，p01–p30 公共服务单位)\n", flush=True)
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    from hotline.callers import install_log_masking
+
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    install_log_masking()
+
+
+# Each subsystem may contribute start-up hooks; they are looked up by name so that the core runs
+# (and its tests pass) while a subsystem is absent.
+def _optional(module: str, attr: str) -> Callable | None:
+    try:
+        mod = __import__(module, fromlist=[attr])
+    except ImportError as e:
+        log.debug("%s not available: %s", module, e)
+        return None
+    return getattr(mod, attr, None)
+
+
+def cmd_serve(args: argparse.Namespace, only_web: bool = False) -> int:
+    settings = _settings()
+    logins = _prepare(settings, demo=settings.demo and not args.no_demo)
+    from hotline.app import Hotline
+    from web import create_app, socketio
+
+    hl = Hotline(settings)
+    extras: list[Any] = []
+    if not only_web:
+        for module in ("classifier.integration", "scheduler.integration", "telephony.integration"):
+            start = _optional(module, "start")
+            if start is not None:
+                try:
+                    handle = start(hl, args)
+                    if handle is not None:
+                        extras.append(handle)
+                except Exception:  # a subsystem that cannot start must not keep the call hall down
+                    log.exception("%s failed to start", module)
+    else:
+        attach = _optional("classifier.integration", "attach")
+        if attach is not None:
+            attach(hl)
+    app = create_app(hl)
+    _print_logins(logins, args.host, args.port)
+    try:
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False,
+                     log_output=args.verbose)  # fmt: skip
+    finally:
+        for handle in extras:
+            stop = getattr(handle, "stop", None)
+            if stop:
+                stop()
+        hl.dispose()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from hotline.schema import alembic_config, upgrade
+
+    settings = _settings()
+    if args.action == "upgrade":
+        upgrade(settings.database_url)
+        print("数据库已升级到最新版本")
+    elif args.action == "downgrade":
+        command.downgrade(alembic_config(settings.database_url), args.revision or "-1")
+    elif args.action == "current":
+        command.current(alembic_config(settings.database_url))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    logins = _prepare(settings, demo=True)
+    if not logins:
+        print("数据库中已有数据，未重复生成演示数据", file=sys.stderr)
+        return 1
+    _print_logins(logins, "127.0.0.1", 5000)
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from hotline.app import Hotline
+    from hotline.errors import HotlineError
+    from hotline.users import Actor
+
+    hl = Hotline(_settings())
+    try:
+        unit_id = None
+        if args.unit:
+            unit = hl.directory.unit_by_code(args.unit)
+            if unit is None:
+                print(f"单位编码不存在：{args.unit}", file=sys.stderr)
+                return 2
+            unit_id = unit.id
+        password = args.password or os.environ.get("HOTLINE_NEW_PASSWORD")
+        if not password:
+            import getpass
+
+            password = getpass.getpass("密码：")
+        user = hl.directory.create_user(Actor.system(), username=args.username, password=password,
+                                        display_name=args.name or args.username, role=args.role, unit_id=unit_id)  # fmt: skip
+        print(f"已创建用户 {user.username}（{user.role}）")
+        if args.token:
+            print("API 令牌（仅显示一次）：", hl.directory.issue_token(Actor.of(user), "cli"))
+        return 0
+    except HotlineError as e:
+        print(f"错误：{e.detail}", file=sys.stderr)
+        return 2
+    finally:
+        hl.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python run.py", description="12345 政务服务便民热线系统")
+    p.add_argument("--host", default=os.environ.get("HOTLINE_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("HOTLINE_PORT", "5000")))
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo city into an empty database")
+    p.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    p.add_argument("--log-level", default=os.environ.get("HOTLINE_LOG_LEVEL", "INFO"))
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="everything in one process (the default)")
+    sub.add_parser("web", help="the web process only (API, workbenches, live push)")
+    db = sub.add_parser("db", help="database schema (Alembic)")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?")
+    sub.add_parser("demo", help="load the demo city into an empty database")
+    u = sub.add_parser("user", help="create a user")
+    u.add_argument("username")
+    u.add_argument("--role", required=True, choices=["operator", "expert", "unit", "supervisor", "manager", "admin"])
+    u.add_argument("--name")
+    u.add_argument("--unit", help="unit code, for unit and expert users")
+    u.add_argument("--password", help="or HOTLINE_NEW_PASSWORD, or asked for")
+    u.add_argument("--token", action="store_true", help="also issue an API token")
+    # Subsystems add their own commands (classifier, report, sip, scheduler).
+    classifier_main = _optional("classifier.cli", "main")
+    if classifier_main is not None:
+        c = sub.add_parser("classifier", help="train, evaluate and try the unit classifier", add_help=False)
+        c.add_argument("rest", nargs=argparse.REMAINDER)
+        c.set_defaults(handler=lambda a: classifier_main(a.rest))
+    for module in ("scheduler.cli", "telephony.cli"):
+        add = _optional(module, "add_cli")
+        if add is not None:
+            add(sub)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    command = args.command or "serve"
+    if command == "serve":
+        return cmd_serve(args)
+    if command == "web":
+        return cmd_serve(args, only_web=True)
+    handler = {"db": cmd_db, "demo": cmd_demo, "user": cmd_user}.get(command) or getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,126 @@
+"""The web layer: Flask app factory, JSON API, Open311 and (in ``web.pages``/``web.live``) the
+workbenches with their live updates over Socket.IO."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from hotline.app import Hotline
+from hotline.errors import HotlineError
+
+log = logging.getLogger(__name__)
+
+socketio = SocketIO()
+csrf = CSRFProtect()
+
+
+def _secret_key(hl: Hotline) -> str:
+    """From HOTLINE_SECRET_KEY, else a key kept in the data folder so that sessions survive a restart
+    and every process of the embedded default signs cookies alike."""
+    if hl.settings.secret_key:
+        return hl.settings.secret_key
+    path = Path(hl.settings.data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(hotline: Hotline | None = None, *, testing: bool = False, message_queue: str | None = None) -> Flask:
+    hl = hotline or Hotline.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(hl),
+        TESTING=testing,
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a call-hall shift is longer than Flask-WTF's default hour
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["hotline"] = hl
+    csrf.init_app(app)
+
+    from web.api import bp as api_bp
+    from web.open311 import bp as open311_bp
+
+    csrf.exempt(api_bp)  # the API checks CSRF itself, for session-authenticated writes only
+    csrf.exempt(open311_bp)  # Open311 writes authenticate with an api_key, never a cookie
+    app.register_blueprint(api_bp)
+    app.register_blueprint(open311_bp)
+
+    try:  # the workbenches (pages + live push) plug in here when present
+        from web import live, pages
+    except ImportError as e:  # pragma: no cover - only while the pages are not yet written
+        log.debug("workbench pages not available: %s", e)
+    else:
+        app.register_blueprint(pages.bp)
+        live.init_app(app, hl)
+
+    socketio.init_app(
+        app,
+        message_queue=message_queue if message_queue is not None else hl.settings.message_queue,
+        async_mode="threading",
+        cors_allowed_origins=[],  # same origin only
+    )
+
+    @app.get("/healthz")
+    def healthz():  # noqa: ANN202
+        from sqlalchemy import text
+
+        try:
+            with hl.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as e:  # noqa: BLE001
+            return jsonify({"status": "error", "database": "unreachable", "detail": type(e).__name__}), 503
+        return jsonify({"status": "ok", "database": hl.dialect})
+
+    register_error_handlers(app)
+    return app
+
+
+def wants_json() -> bool:
+    return (
+        request.path.startswith(("/api/", "/open311/", "/healthz"))
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status: int, code: str, detail: str, **extra):  # noqa: ANN201
+    body = {"error": code, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HotlineError)
+    def _domain(e: HotlineError):  # noqa: ANN202
+        return error_response(e.http_status, e.code, e.detail, **e.extra)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e: CSRFError):  # noqa: ANN202
+        if wants_json():
+            return error_response(400, "csrf_failed", "CSRF 校验失败，请刷新页面后重试")
+        return e
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):  # noqa: ANN202
+        if not wants_json():
+            return e
+        names = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request", 415: "unsupported"}
+        return error_response(e.code or 500, names.get(e.code, "http_error"), e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):  # noqa: ANN202
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "服务器内部错误，已记录，请稍后重试")

@@ -1,0 +1,91 @@
+"""Units, callers, callbacks, the knowledge base, calls, operators and the event feed."""
+from __future__ import annotations
+
+from flask import request
+
+from hotline.errors import InvalidInput
+from hotline.queries import list_callbacks
+from hotline.users import Role
+from web.api import route
+from web.api import schemas as s
+from web.auth import current_actor, hotline, roles_required
+
+
+def _int_arg(name: str, default: int, lo: int = 0, hi: int = 10**12) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"参数 {name} 须为整数", field=name) from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"参数 {name} 须在 {lo} 到 {hi} 之间", field=name)
+    return value
+
+
+@route("/units", summary="成员单位列表", tag="directory")
+def units():  # noqa: ANN201
+    kind = request.args.get("kind") or None
+    return {"items": [u.as_dict() for u in hotline().directory.units(kind)]}
+
+
+@route("/units/{unit_id}", summary="成员单位", tag="directory")
+def unit(unit_id: int):  # noqa: ANN201
+    return hotline().directory.unit(unit_id).as_dict()
+
+
+@route("/callers/{phone}/history", summary="来电人及历史工单（弹屏）", tag="calls")
+def caller_history(phone: str):  # noqa: ANN201
+    return hotline().queries.caller_history(current_actor(), phone)
+
+
+@route("/callbacks", summary="回访列表", tag="callbacks")
+def callbacks():  # noqa: ANN201
+    status = [x for x in (request.args.get("status") or "").split(",") if x] or None
+    page = _int_arg("page", 1, 1)
+    return list_callbacks(hotline(), current_actor(), status, page)
+
+
+@route("/callbacks/{callback_id}/result", "POST", summary="登记回访结果", tag="callbacks", body=s.CallbackResult)
+def callback_result(callback_id: int, data: s.CallbackResult):  # noqa: ANN201
+    cb = hotline().tickets.record_callback(current_actor(), callback_id, data.satisfaction.value, data.solved, data.note)
+    return {"id": cb.id, "status": cb.status, "satisfaction": cb.satisfaction}
+
+
+@route("/knowledge", summary="知识库检索", tag="knowledge")
+def knowledge():  # noqa: ANN201
+    q = (request.args.get("q") or "")[:100]
+    return {"items": [a.as_dict() for a in hotline().directory.search_articles(q, _int_arg("limit", 10, 1, 50))]}
+
+
+@route("/events", summary="事件流（断线重连补齐）", tag="events")
+def events():  # noqa: ANN201
+    after = _int_arg("after", 0)
+    items = hotline().queries.events_since(current_actor(), after, _int_arg("limit", 500, 1, 2000))
+    return {"items": items, "last_id": items[-1]["id"] if items else after}
+
+
+@route("/operators", summary="坐席状态", tag="calls")
+@roles_required(Role.OPERATOR, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.EXPERT)
+def operators():  # noqa: ANN201
+    return {"items": hotline().calls.operator_states()}
+
+
+@route("/operators/me/state", "POST", summary="设置本人坐席状态", tag="calls", body=s.OperatorStateBody)
+def my_state(data: s.OperatorStateBody):  # noqa: ANN201
+    actor = current_actor()
+    st = hotline().calls.set_state(actor, actor.user_id, data.status)
+    return {"user_id": st.user_id, "status": st.status, "since": st.since.isoformat()}
+
+
+@route("/calls/missed", summary="漏接来电（待回拨）", tag="calls")
+@roles_required(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+def missed_calls():  # noqa: ANN201
+    return {
+        "items": [
+            {"id": c.id, "number": c.number, "line": c.line, "offered_at": c.offered_at.isoformat(),
+             "wait_seconds": c.wait_seconds}
+            for c in hotline().calls.missed_calls(_int_arg("limit", 100, 1, 500))
+        ]
+    }  # fmt: skip

@@ -1,0 +1,143 @@
+"""Request bodies and query strings of the JSON API, validated with pydantic.
+
+The same models feed the OpenAPI document, so what is documented is what is checked.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.tickets import Channel, RejectReason, Satisfaction, TicketType, Urgency
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Versioned(Body):
+    version: int | None = Field(None, description="The ticket version the client saw; a stale one gives 409 conflict")
+
+
+class Login(Body):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=1, max_length=200)
+
+
+class TokenRequest(Body):
+    name: str = Field("api", max_length=100)
+    user_id: int | None = None
+
+
+class TicketCreate(Body):
+    content: str = Field(..., min_length=1, max_length=20000, description="诉求内容")
+    type: TicketType = TicketType.HELP
+    channel: Channel = Channel.PHONE
+    line: str = Field("12345", max_length=16)
+    urgency: Urgency = Urgency.NORMAL
+    green_channel: bool = False
+    confidential: bool = False
+    caller_phone: str | None = Field(None, max_length=32)
+    caller_name: str | None = Field(None, max_length=64)
+    area: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=255)
+    title: str | None = Field(None, max_length=200)
+    call_id: int | None = None
+
+
+class TicketAmend(Versioned):
+    type: TicketType | None = None
+    urgency: Urgency | None = None
+    green_channel: bool | None = None
+    confidential: bool | None = None
+    area: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=255)
+    title: str | None = Field(None, max_length=200)
+    content: str | None = Field(None, max_length=20000)
+
+
+class Answer(Versioned):
+    answer: str = Field(..., min_length=1, max_length=5000)
+
+
+class Reject(Versioned):
+    reason: RejectReason
+    note: str | None = Field(None, max_length=5000)
+
+
+class Dispatch(Versioned):
+    unit_id: int
+    co_unit_ids: list[int] = Field(default_factory=list, max_length=20)
+    note: str | None = Field(None, max_length=5000)
+
+
+class ToExpert(Versioned):
+    desk_unit_id: int
+    note: str | None = Field(None, max_length=5000)
+
+
+class Note(Versioned):
+    note: str | None = Field(None, max_length=5000)
+
+
+class RequiredNote(Versioned):
+    note: str = Field(..., min_length=1, max_length=5000)
+
+
+class Reason(Versioned):
+    reason: str = Field(..., min_length=1, max_length=5000)
+
+
+class Extension(Versioned):
+    days: int = Field(..., ge=1, le=60)
+    reason: str = Field(..., min_length=1, max_length=5000)
+
+
+class Press(Versioned):
+    note: str | None = Field(None, max_length=5000)
+    escalate: bool = False
+
+
+class Reply(Versioned):
+    outcome: str = Field(..., min_length=1, max_length=5000)
+
+
+class Review(Versioned):
+    approve: bool
+    note: str | None = Field(None, max_length=5000)
+
+
+class Merge(Versioned):
+    master_id: int
+    note: str | None = Field(None, max_length=5000)
+
+
+class CallbackResult(Body):
+    satisfaction: Satisfaction
+    solved: bool | None = None
+    note: str | None = Field(None, max_length=5000)
+
+
+class OperatorStateBody(Body):
+    status: Literal["available", "on_call", "wrap_up", "away", "offline"]
+
+
+class TicketQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = Field(None, description="Comma-separated statuses")
+    unit_id: int | None = None
+    overdue: bool | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    caller_phone: str | None = Field(None, max_length=32)
+    q: str | None = Field(None, max_length=100, description="Text in number, title, content or address")
+    type: TicketType | None = None
+    urgency: Urgency | None = None
+    master_id: int | None = None
+    expert_unit_id: int | None = None
+    pending_extension: bool | None = None
+    page: int = Field(1, ge=1)
+    per_page: int = Field(20, ge=1, le=200)
+    order: Literal["newest", "due"] = "newest"
