@@ -59,12 +59,19 @@ def create_app(hotline: Hotline | None = None, *, testing: bool = False, message
     app.register_blueprint(api_bp)
     app.register_blueprint(open311_bp)
 
-    try:  # the workbenches (pages + live push) plug in here when present
-        from web import live, pages
-    except ImportError as e:  # pragma: no cover - only while the pages are not yet written
-        log.debug("workbench pages not available: %s", e)
+    # The workbenches (pages + live push) and the manager's reports plug in here.
+    for name in ("pages", "reports"):
+        try:
+            module = __import__(f"web.{name}", fromlist=["bp"])
+        except ImportError as e:  # pragma: no cover - only while a part is not yet written
+            log.debug("web.%s not available: %s", name, e)
+        else:
+            app.register_blueprint(module.bp)
+    try:
+        from web import live
+    except ImportError as e:  # pragma: no cover
+        log.debug("live push not available: %s", e)
     else:
-        app.register_blueprint(pages.bp)
         live.init_app(app, hl)
 
     socketio.init_app(
