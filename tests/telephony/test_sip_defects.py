@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import dominant_freq, needs_sipp, rms, wait_until
+from .helpers import dominant_freq, needs_sipp, rms, wait_until
 
 pytestmark = [pytest.mark.sip, needs_sipp]
 
