@@ -42,12 +42,14 @@ class UnitOfWork(AbstractContextManager):
         self.session: Session = factory()
         return self
 
-    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         # close() alone ends an uncommitted transaction without expiring the objects read in it,
         # so a read returns models that stay usable after the block; on an error roll back first.
         if exc_type is not None:
             self.session.rollback()
         self.session.close()
+        if isinstance(exc, StaleDataError):  # the version check failed at a flush inside the block
+            raise Conflict("记录已被他人修改，请刷新后重试") from exc
 
     def add_event(self, event: Event) -> None:
         self.events.append(event)

@@ -18,7 +18,7 @@ from hotline.clock import FrozenClock
 from hotline.config import Settings
 from hotline.errors import HotlineError
 from hotline.units import Unit, UnitKind
-from hotline.users import Actor, Role, User
+from hotline.users import Actor, Role, User, hash_password
 
 DEMO_PASSWORD = "demo12345"
 
@@ -56,10 +56,11 @@ def load(settings: Settings, now: dt.datetime, tickets: int = 360, seed: int = 1
 def _directory(hl: Hotline) -> list[DemoLogin]:
     sysa, d = Actor.system(), hl.directory
     logins: list[DemoLogin] = []
+    shared_hash = hash_password(DEMO_PASSWORD)  # one argon2 hash for a hundred demo users
 
     def user(username: str, name: str, role: str, unit_id: int | None = None, sip: str | None = None) -> User:
         u = d.create_user(sysa, username=username, password=DEMO_PASSWORD, display_name=name, role=role,
-                          unit_id=unit_id, sip_uri=sip)  # fmt: skip
+                          unit_id=unit_id, sip_uri=sip, password_hash=shared_hash)  # fmt: skip
         logins.append(DemoLogin(username, role, name))
         return u
 

@@ -8,5 +8,6 @@ from hotline.tickets import Ticket, TicketCoUnit, TicketCounter, TicketEvent  # 
 from hotline.units import Unit  # noqa: F401
 from hotline.users import ApiToken, User  # noqa: F401
 from hotline.workcalendar import CalendarOverride  # noqa: F401
+from scheduler.models import RateSnapshot, SchedulerLease, apscheduler_jobs  # noqa: F401
 
 metadata = Base.metadata

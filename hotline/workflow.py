@@ -296,13 +296,17 @@ class TicketService:
 
         with self.hl.uow() as uow:
             s, now = uow.session, self.hl.now()
+            if chosen_unit_id is not None:
+                self._unit(s, chosen_unit_id, "service_code")
             caller = None
             if phone:
+                # Insert-if-absent in one statement: two operators writing tickets for the same new
+                # caller at once must not collide on the unique phone.
+                dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
+                s.execute(dialect.insert(Caller).values(phone=phone, name=caller_name, created_at=now)
+                          .on_conflict_do_nothing(index_elements=["phone"]))  # fmt: skip
                 caller = s.scalar(select(Caller).where(Caller.phone == phone))
-                if caller is None:
-                    caller = Caller(phone=phone, name=caller_name, created_at=now)
-                    s.add(caller)
-                elif caller_name and not caller.name:
+                if caller_name and not caller.name:
                     caller.name = caller_name
                 caller.last_contact_at = now
                 if caller.special_group:

@@ -103,10 +103,10 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, detail: str, **extra):  # noqa: ANN201
+def error_response(http_status: int, code: str, detail: str, **extra):  # noqa: ANN201
     body = {"error": code, "detail": detail}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return jsonify(body), status
+    body.update({k: v for k, v in extra.items() if v is not None and k not in body})
+    return jsonify(body), http_status
 
 
 def register_error_handlers(app: Flask) -> None:

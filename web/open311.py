@@ -39,6 +39,8 @@ def _parse_time(name: str) -> dt.datetime | None:
     raw = request.args.get(name)
     if not raw:
         return None
+    if "T" in raw:
+        raw = raw.replace(" ", "+")  # an unencoded "+08:00" arrives as " 08:00" from naive clients
     try:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
