@@ -190,9 +190,11 @@ class MemoryTicketDesk:
     def __init__(self, statuses: dict[str, str] | None = None):
         self.statuses = dict(statuses or {})
         self.voicemails: list[dict[str, Any]] = []
+        self.lookups: list[str] = []
         self._lock = threading.Lock()
 
     def status_by_number(self, number: str) -> str | None:
+        self.lookups.append(number)
         return self.statuses.get(number)
 
     def open_voicemail_ticket(self, call_id: int, caller: str, wav_path: str) -> int:
