@@ -14,7 +14,7 @@ import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hotline.callbacks import Callback, CallbackStatus
@@ -186,13 +186,25 @@ class TicketService:
         return ev
 
     def _next_number(self, session, now: dt.datetime) -> str:  # noqa: ANN001
+        """The next number of the day, unique across processes.
+
+        On PostgreSQL the counter row is bumped in its own tiny autocommit transaction, so creating
+        transactions do not queue behind each other's row lock until they commit (a number is lost
+        only when its ticket's transaction fails: a gap, never a duplicate). SQLite has one writer
+        at a time anyway, and a second connection would wait on our own write lock, so there the
+        bump stays inside the creating transaction.
+        """
         day = now.strftime("%Y%m%d")
-        bump = update(TicketCounter).where(TicketCounter.day == day).values(last=TicketCounter.last + 1)
-        n = session.execute(bump.returning(TicketCounter.last)).scalar()
-        if n is None:
-            dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
-            session.execute(dialect.insert(TicketCounter).values(day=day, last=0).on_conflict_do_nothing())
-            n = session.execute(bump.returning(TicketCounter.last)).scalar()
+        dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
+        ins = dialect.insert(TicketCounter).values(day=day, last=1)
+        bump = ins.on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1}).returning(
+            TicketCounter.last
+        )
+        if self.hl.dialect == "postgresql":
+            with self.hl.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                n = conn.execute(bump).scalar_one()
+        else:
+            n = session.execute(bump).scalar_one()
         return f"{day}-{n:05d}"
 
     def _unit(self, session, unit_id: Any, field: str, allow_desk: bool = False) -> Unit:  # noqa: ANN001
@@ -298,18 +310,18 @@ class TicketService:
             s, now = uow.session, self.hl.now()
             if chosen_unit_id is not None:
                 self._unit(s, chosen_unit_id, "service_code")
-            caller = None
+            caller_id = None
             if phone:
-                # Insert-if-absent in one statement: two operators writing tickets for the same new
-                # caller at once must not collide on the unique phone.
+                # One upsert statement: two operators writing tickets for the same new caller at
+                # once must not collide on the unique phone, and it costs one round trip.
                 dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
-                s.execute(dialect.insert(Caller).values(phone=phone, name=caller_name, created_at=now)
-                          .on_conflict_do_nothing(index_elements=["phone"]))  # fmt: skip
-                caller = s.scalar(select(Caller).where(Caller.phone == phone))
-                if caller_name and not caller.name:
-                    caller.name = caller_name
-                caller.last_contact_at = now
-                if caller.special_group:
+                ins = dialect.insert(Caller).values(phone=phone, name=caller_name, created_at=now, last_contact_at=now)
+                ins = ins.on_conflict_do_update(
+                    index_elements=["phone"],
+                    set_={"last_contact_at": now, "name": func.coalesce(Caller.name, ins.excluded.name)},
+                ).returning(Caller.id, Caller.special_group)
+                caller_id, special_group = s.execute(ins).one()
+                if special_group:
                     green_channel = True  # special groups always take the green channel
             t = Ticket(
                 number=self._next_number(s, now),
@@ -319,8 +331,9 @@ class TicketService:
                 urgency=urgency,
                 green_channel=bool(green_channel),
                 confidential=bool(confidential),
-                caller=caller,
+                caller_id=caller_id,
                 caller_name=caller_name,
+                co_units=[],  # a new ticket has none; saying so spares a lazy load in the log
                 call_id=call_id,
                 area=area,
                 address=address,
@@ -348,7 +361,7 @@ class TicketService:
                 if call is None:
                     raise InvalidInput("关联的来电记录不存在", field="call_id")
                 call.ticket_id = t.id
-                call.caller_id = call.caller_id or (caller.id if caller else None)
+                call.caller_id = call.caller_id or caller_id
             self._log(uow, t, actor, "accept", None, (), None, None)
             uow.commit()
             return t
