@@ -38,6 +38,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from . import metrics
+from .duplicates import near_duplicate_groups
 from .features import Block, CharNgrams, FeatureSet, Words
 from .tokenize import HotlineTokenizer
 
@@ -192,12 +193,8 @@ class TextClassifier:
             scores[np.ix_(te, present)] = s
         return scores, fold_id, len(splits)
 
-    def fit(self, texts: Iterable[object], labels: Iterable[object], folds: int | None = None,
-            groups=None) -> "TextClassifier":
-        """Cross-validate (``folds``, default ``cv_folds``; 0 = skip) for calibration and
-        metrics, then fit on everything. ``groups``: optional group id per text kept
-        within one fold (near-duplicates)."""
-        t0 = time.perf_counter()
+    def _setup(self, texts, labels):
+        """Labels -> class indices (sets ``classes_``), tokenized docs, per-block counts."""
         texts = list(texts)
         labels = [str(lab) for lab in labels]
         if len(texts) != len(labels):
@@ -208,26 +205,54 @@ class TextClassifier:
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[lab] for lab in labels])
         docs = self.prepare(texts)
-        counted = self._new_features().count_all(docs)
+        return y, docs, self._new_features().count_all(docs)
+
+    def cross_validation_reports(self, texts, labels, folds: int = 5, grouped: bool = True) -> dict:
+        """Cross-validated figures without the final fit: ``{"stratified": report}`` and,
+        if ``grouped``, ``"near_duplicates_grouped"`` (near-duplicate texts kept in one
+        fold, so no message is judged by a model that saw its twin)."""
+        y, docs, counted = self._setup(texts, labels)
+        out = {"stratified": self._cv_report(counted, y, folds)[0]}
+        if grouped:
+            groups = near_duplicate_groups([d[1] for d in docs])
+            out["near_duplicates_grouped"] = self._cv_report(counted, y, folds, groups)[0]
+        return out
+
+    def _cv_report(self, counted, y: np.ndarray, folds: int, groups=None) -> tuple[dict, float]:
+        """Cross-validated report and the temperature fitted on all out-of-fold scores."""
+        scores, fold_id, n_splits = self.cross_validate(counted, y, folds, groups)
+        temperature = _fit_temperature(scores, y)
+        # Probabilities for the report use a temperature fitted on the *other*
+        # folds, so the reported ECE is not fitted on the very scores it judges.
+        proba = np.zeros_like(scores)
+        for k in range(n_splits):
+            m = fold_id == k
+            t_k = _fit_temperature(scores[~m], y[~m]) if (~m).any() else temperature
+            proba[m] = metrics.softmax(scores[m], t_k)
+        report = metrics.report(y, proba, self.classes_, self.unsure_threshold)
+        report["cv_folds"] = n_splits
+        report["cv_scheme"] = "stratified" if groups is None else "stratified, near-duplicates kept in one fold"
+        if groups is not None:
+            report["groups"] = int(len(set(np.asarray(groups).tolist())))
+        report["temperature"] = round(temperature, 4)
+        return report, temperature
+
+    def fit(self, texts: Iterable[object], labels: Iterable[object], folds: int | None = None,
+            groups=None) -> "TextClassifier":
+        """Cross-validate (``folds``, default ``cv_folds``; 0 = skip) for calibration and
+        metrics, then fit on everything. ``groups``: optional group id per text kept
+        within one fold, or ``"near-duplicates"`` to group texts whose character
+        3-gram cosine is >= 0.7 (a de-duplicated, leak-free CV figure)."""
+        t0 = time.perf_counter()
+        y, docs, counted = self._setup(texts, labels)
         folds = self.cv_folds if folds is None else folds
 
         self.cv_report = None
+        self.temperature_ = 0.3  # a typical fitted value, used when there is too little data to calibrate
         if folds and folds >= 2 and len(y) >= 2 * len(self.classes_):
-            scores, fold_id, n_splits = self.cross_validate(counted, y, folds, groups)
-            self.temperature_ = _fit_temperature(scores, y)
-            # Probabilities for the report use a temperature fitted on the *other*
-            # folds, so the reported ECE is not fitted on the very scores it judges.
-            proba = np.zeros_like(scores)
-            for k in range(n_splits):
-                m = fold_id == k
-                t_k = _fit_temperature(scores[~m], y[~m]) if (~m).any() else self.temperature_
-                proba[m] = metrics.softmax(scores[m], t_k)
-            self.cv_report = metrics.report(y, proba, self.classes_, self.unsure_threshold)
-            self.cv_report["cv_folds"] = n_splits
-            self.cv_report["cv_scheme"] = "stratified-grouped" if groups is not None else "stratified"
-            self.cv_report["temperature"] = round(self.temperature_, 4)
-        else:
-            self.temperature_ = 0.3  # a typical fitted value; too little data to calibrate
+            if isinstance(groups, str) and groups == "near-duplicates":
+                groups = near_duplicate_groups([d[1] for d in docs])
+            self.cv_report, self.temperature_ = self._cv_report(counted, y, folds, groups)
 
         feats, svm = self._fit_rows(counted, y, np.arange(len(y)))
         feats.forget_training_state()
