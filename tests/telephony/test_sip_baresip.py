@@ -1,0 +1,124 @@
+"""baresip as a real softphone: it dials the bridge, sends RFC 2833 digits and an 800 Hz tone as
+its voice; the bridge's voicemail recording must hold that tone."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from telephony.media import save_wav, tone
+
+from .helpers import dominant_freq, free_udp_port, rms, wait_until
+
+BARESIP = shutil.which("baresip")
+MODULES = Path("/usr/lib/baresip/modules")
+pytestmark = [pytest.mark.sip, pytest.mark.skipif(
+    BARESIP is None or not (MODULES / "aufile.so").exists(),
+    reason="baresip (with its aufile/ctrl_tcp modules) not installed (apt-get install baresip)")]
+
+
+class Baresip:
+    def __init__(self, workdir: Path, voice_wav: Path):
+        self.dir = workdir
+        self.ctrl = free_udp_port()  # a TCP port: free on UDP is a good enough guess on loopback
+        sip = free_udp_port()
+        (workdir / "config").write_text(f"""poll_method epoll
+sip_listen 127.0.0.1:{sip}
+audio_player aufile,{workdir / 'heard.wav'}
+audio_source aufile,{voice_wav}
+audio_alert aufile,{voice_wav}
+ausrc_srate 8000
+auplay_srate 8000
+ausrc_channels 1
+auplay_channels 1
+module_path {MODULES}
+module g711.so
+module aufile.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{self.ctrl}
+""")
+        (workdir / "accounts").write_text("<sip:citizen@127.0.0.1>;regint=0;audio_codecs=PCMA\n")
+        self.log = open(workdir / "baresip.log", "w")
+        self.proc = subprocess.Popen([BARESIP, "-f", str(workdir)], stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        assert wait_until(self._ctrl_up, 10), self.output()
+
+    def _ctrl_up(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.ctrl), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def command(self, cmd: str, params: str = "") -> dict:
+        data = json.dumps({"command": cmd, "params": params, "token": "t"}).encode()
+        with socket.create_connection(("127.0.0.1", self.ctrl), 2) as s:
+            s.sendall(str(len(data)).encode() + b":" + data + b",")
+            s.settimeout(3)
+            buf = b""
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                while b":" in buf:  # netstrings: <len>:<json>,
+                    n, rest = buf.split(b":", 1)
+                    if len(rest) < int(n) + 1:
+                        break
+                    msg, buf = json.loads(rest[: int(n)]), rest[int(n) + 1:]
+                    if msg.get("response"):
+                        return msg
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        raise AssertionError(f"no response from baresip to {cmd}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return (self.dir / "baresip.log").read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.command("quit")
+                self.proc.wait(3)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def baresip(tmp_path):
+    voice = tmp_path / "voice.wav"
+    save_wav(voice, tone(800, 20, 6000))
+    phone = Baresip(tmp_path, voice)
+    yield phone
+    phone.stop()
+
+
+def test_baresip_calls_sends_digits_and_leaves_a_message(bridge, baresip):
+    b, ports = bridge(flow="menu")
+    assert baresip.command("dial", f"sip:12345@127.0.0.1:{b.port}")["ok"]
+    rec = ports.calls.wait_for(lambda r: True, 5)
+    assert rec is not None, baresip.output()
+    time.sleep(1.5)  # 0.6 s greeting + menu
+    assert baresip.command("sndcode", "3")["ok"]
+    assert wait_until(lambda: ports.calls.records[rec["id"]].get("ended_at") is None
+                      and b.media.session_count == 1, 3)
+    time.sleep(3.5)  # beep, then ~3 s of baresip's 800 Hz "voice"
+    baresip.command("sndcode", "#")
+    rec = ports.calls.wait_for(lambda r: r["ended_at"] is not None, 8)
+    assert rec is not None and rec["outcome"] == "voicemail", baresip.output()
+    assert rec["caller"] == "citizen"
+    with wave.open(ports.tickets.voicemails[0]["wav_path"]) as w:
+        pcm = w.readframes(w.getnframes())
+    assert len(pcm) / 16000 > 2.0
+    middle = pcm[8000:24000]
+    assert rms(middle) > 1000 and abs(dominant_freq(middle) - 800) < 40, "recording lacks the tone"
