@@ -88,10 +88,20 @@ def cmd_serve(args: argparse.Namespace, only_web: bool = False) -> int:
     from hotline.app import Hotline
     from web import create_app, socketio
 
+    from hotline import suggestions
+
     hl = Hotline(settings)
     extras: list[Any] = []
     if not only_web:
-        for module in ("classifier.integration", "scheduler.integration", "telephony.integration"):
+        try:
+            report = suggestions.ensure_first_model(hl)
+            if report:
+                print(f"  已用演示数据训练派单建议模型（{report['n']} 条，{report['seconds']} 秒）", flush=True)
+        except Exception:  # no model means no suggestions, never a call hall that cannot start
+            log.exception("could not train the first classifier model")
+    suggestions.attach(hl)
+    if not only_web:
+        for module in ("scheduler.integration", "telephony.integration"):
             start = _optional(module, "start")
             if start is not None:
                 try:
@@ -100,10 +110,6 @@ def cmd_serve(args: argparse.Namespace, only_web: bool = False) -> int:
                         extras.append(handle)
                 except Exception:  # a subsystem that cannot start must not keep the call hall down
                     log.exception("%s failed to start", module)
-    else:
-        attach = _optional("classifier.integration", "attach")
-        if attach is not None:
-            attach(hl)
     app = create_app(hl)
     _print_logins(logins, args.host, args.port)
     try:

@@ -141,3 +141,19 @@ class TicketQuery(BaseModel):
     page: int = Field(1, ge=1)
     per_page: int = Field(20, ge=1, le=200)
     order: Literal["newest", "due"] = "newest"
+
+
+class SuggestQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(..., min_length=1, max_length=20000)
+
+
+class SimilarQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(..., min_length=1, max_length=20000)
+    area: str | None = Field(None, max_length=100)
+    days: int = Field(7, ge=1, le=90)
+    limit: int = Field(5, ge=1, le=20)
+    exclude: int | None = Field(None, description="A ticket id to leave out (the one being written)")

@@ -86,6 +86,24 @@ _step("merge", "并单（并入主案）", s.Merge, lambda t, a, i, d, v: t.merg
 _step("split", "拆单", s.RequiredNote, lambda t, a, i, d, v: t.split(a, i, d.note, v))
 
 
+@route("/suggest", summary="派单建议（分类模型）", tag="tickets", query=s.SuggestQuery)
+def suggest(params: s.SuggestQuery):  # noqa: ANN201
+    current_actor()
+    suggester = hotline().suggester
+    if suggester is None or not hasattr(suggester, "suggest"):
+        return {"available": False, "unsure": True, "choices": [], "keywords": [], "reason": "暂无可用模型"}
+    return suggester.suggest(params.text)
+
+
+@route("/tickets/similar", summary="相似未办结工单（并单候选）", tag="tickets", query=s.SimilarQuery)
+def similar(params: s.SimilarQuery):  # noqa: ANN201
+    from hotline.suggestions import similar_open_tickets
+
+    items = similar_open_tickets(hotline(), current_actor(), params.text, params.area, params.days,
+                                 params.limit, params.exclude)  # fmt: skip
+    return {"items": items}
+
+
 @route("/inbox", summary="成员单位待办（按时限排序）", tag="tickets")
 def inbox():  # noqa: ANN201
     return hotline().queries.inbox(current_actor())
