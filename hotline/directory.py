@@ -95,6 +95,7 @@ class DirectoryService:
             s.flush()
             if role in (Role.OPERATOR, Role.EXPERT):
                 s.add(OperatorState(user_id=user.id, status=OperatorStatus.OFFLINE.value, since=now))
+            _ = user.unit  # loaded while the session is open, for as_dict()
             uow.commit()
             return user
 

@@ -157,3 +157,31 @@ class SimilarQuery(BaseModel):
     days: int = Field(7, ge=1, le=90)
     limit: int = Field(5, ge=1, le=20)
     exclude: int | None = Field(None, description="A ticket id to leave out (the one being written)")
+
+
+class UnitCreate(Body):
+    code: str = Field(..., min_length=1, max_length=32)
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: Literal["township", "department", "public_service", "expert_desk"]
+    parent_id: int | None = None
+    area: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=40)
+
+
+class UserCreate(Body):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=8, max_length=200)
+    display_name: str = Field(..., min_length=1, max_length=64)
+    role: Literal["operator", "expert", "unit", "supervisor", "manager", "admin"]
+    unit_id: int | None = None
+    sip_uri: str | None = Field(None, max_length=120)
+
+
+class CalendarOverrideBody(Body):
+    day: dt.date
+    is_workday: bool
+    note: str | None = Field(None, max_length=200)
+
+
+class LabelMapBody(Body):
+    mapping: dict[str, str] = Field(..., description="label -> unit code")
