@@ -774,6 +774,14 @@ class SipUA:
             if tx is not None and tx.final >= 300:
                 tx.acked.set()  # ACK for our non-2xx final response
                 return
+            if tx is None:  # a UA that gave its non-2xx ACK a new branch (RFC 2543 style)
+                with self.lock:
+                    stale = [t for t in self._server_tx.values() if t.method == "INVITE"
+                             and t.req.call_id == req.call_id and t.final >= 300]
+                if stale:
+                    for t in stale:
+                        t.acked.set()
+                    return
             leg = self._dialogs.get(req.call_id)
             if isinstance(leg, InboundCall):
                 leg.on_ack(req)
