@@ -1,7 +1,7 @@
 """Similar open tickets for a new one, so the operator can merge (并单) instead of
 opening a second ticket for the same pothole.
 
-Text similarity is the cosine of character 2-3-gram TF-IDF vectors (no word
+Text similarity is the cosine of character 1-2-gram TF-IDF vectors (no word
 segmentation needed, robust to "XX路坑洼" vs "XX路有个坑"), fitted on the query plus
 the candidates at hand. The final score mixes in place and time::
 
@@ -92,7 +92,7 @@ def find_similar(
     if not rows:
         return []
 
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True)
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
     X = vec.fit_transform([query] + [r[1] for r in rows])
     sims = (X[1:] @ X[0].T).toarray().ravel()
 

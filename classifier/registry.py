@@ -48,15 +48,20 @@ class ModelRegistry:
         if now - self._checked_at < self.check_interval:
             return self._model
         sig = self._stat(self.path)
-        if sig == self._signature and self._signature is not None:
+        if sig == self._signature and (sig is not None or self._error is not None):
             self._checked_at = now
             return self._model
-        with self._lock:
+        # The file changed (or was never tried). One thread reloads; while it does, the
+        # others keep answering with the model they have (or wait if there is none yet).
+        if self._model is not None:
+            if not self._lock.acquire(blocking=False):
+                return self._model
+        else:
+            self._lock.acquire()
+        try:
             sig = self._stat(self.path)
             if sig == self._signature and (sig is not None or self._error is not None):
-                self._checked_at = time.monotonic()
                 return self._model
-            self._signature = sig
             try:
                 if sig is None:
                     raise ModelLoadError(f"model file not found: {self.path}")
@@ -73,8 +78,13 @@ class ModelRegistry:
                 self._model, self._error = model, None
                 self.log.info("classifier model %s loaded from %s%s", model.metadata.get("version"),
                               self.path, " (suggestions back)" if was_error else "")
-            self._checked_at = time.monotonic()
+            # the signature is recorded only once the attempt is over, so no thread mistakes
+            # "being loaded" for "loaded"
+            self._signature = sig
             return self._model
+        finally:
+            self._checked_at = time.monotonic()
+            self._lock.release()
 
     @property
     def model(self) -> TextClassifier | None:
@@ -103,7 +113,7 @@ class ModelRegistry:
 
     def reload(self) -> TextClassifier | None:
         """Force a check of the file now (e.g. right after training)."""
-        self._checked_at = float("-inf")
         with self._lock:
-            self._signature = None
+            self._signature, self._error = None, None
+            self._checked_at = float("-inf")
         return self._refresh()
