@@ -73,7 +73,7 @@ class DeadlineWatch:
                         select(TicketEvent.ticket_id, func.max(TicketEvent.id))
                         .where(TicketEvent.ticket_id.in_(ids))
                         .group_by(TicketEvent.ticket_id)
-                    ).tuples().all()
+                    ).all()
                 )
                 for t, light in changed:
                     stats[light] += 1
