@@ -289,13 +289,16 @@ def dashboard_figures(hl: Any) -> dict[str, Any]:
     return {
         "now": now.isoformat(),
         "calls_waiting": hl.calls.count_waiting(),
-        "operators": {
-            st.value: {"label": OPERATOR_STATUS_LABELS[st], "count": states.get(st.value, 0)} for st in OperatorStatus
-        },
-        "tickets_by_status": {
-            st.value: {"label": STATUS_LABELS[st], "count": by_status.get(st.value, 0), "today": today_status.get(st.value, 0)}
+        # Lists, not objects: JSON objects come out with sorted keys and the order matters here.
+        "operators": [
+            {"state": st.value, "label": OPERATOR_STATUS_LABELS[st], "count": states.get(st.value, 0)}
+            for st in OperatorStatus
+        ],
+        "tickets_by_status": [
+            {"status": st.value, "label": STATUS_LABELS[st], "count": by_status.get(st.value, 0),
+             "today": today_status.get(st.value, 0)}
             for st in Status
-        },
+        ],
         "today": {
             "accepted": accepted, "dispatched": dispatched_today, "closed": closed_today,
             "first_contact": first_contact, "calls_offered": offered, "calls_answered": len(answered),

@@ -1,0 +1,154 @@
+"""Login, logout, CSRF, each role's workbench and the refusals, the page helpers, local assets."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.core.conftest import PASSWORD
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+PAGES = {"/console": "话务员工作台", "/unit": "成员单位工作台", "/supervisor": "督办班长工作台", "/expert": "专家坐席",
+         "/dashboard": "管理者看板"}  # fmt: skip
+# Who may open what (admin runs the center: not a unit's or a desk's screen).
+ALLOWED = {
+    "op1": {"/console"}, "t01": {"/unit"}, "sup": {"/supervisor"}, "lawyer": {"/expert"}, "mgr": {"/dashboard"},
+    "admin": {"/console", "/supervisor", "/dashboard"},
+}  # fmt: skip
+HOME = {"op1": "/console", "t01": "/unit", "sup": "/supervisor", "lawyer": "/expert", "mgr": "/dashboard", "admin": "/dashboard"}
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
+    if not m:
+        m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    return m.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD, **kw):
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"csrf_token": token, "username": username, "password": password}, **kw)
+
+
+def test_login_page_has_a_csrf_token_and_no_cdn(client):
+    r = client.get("/login")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'name="csrf_token"' in html and "登录" in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_login_without_csrf_token_is_refused(client):
+    r = client.post("/login", data={"username": "op1", "password": PASSWORD})
+    assert r.status_code == 400
+    assert client.get("/console").status_code == 302  # still not logged in
+
+
+def test_wrong_password_stays_on_the_login_page(client):
+    r = login(client, "op1", "wrong-password")
+    assert r.status_code == 200 and "用户名或密码错误" in r.get_data(as_text=True)
+    assert client.get("/console").status_code == 302
+
+
+@pytest.mark.parametrize("username", sorted(HOME))
+def test_each_role_lands_on_its_own_workbench_and_cannot_open_another(app, username):
+    client = app.test_client()
+    r = login(client, username)
+    assert r.status_code == 302 and r.headers["Location"].endswith(HOME[username])
+    assert client.get("/").headers["Location"].endswith(HOME[username])
+    for path, title in PAGES.items():
+        r = client.get(path)
+        if path in ALLOWED[username]:
+            assert r.status_code == 200, path
+            html = r.get_data(as_text=True)
+            assert title in html and 'name="csrf-token"' in html
+            assert "/static/vendor/socket.io.min.js" in html
+        else:
+            assert r.status_code == 403, (username, path)
+            assert "无权访问" in r.get_data(as_text=True)
+
+
+def test_anonymous_is_sent_to_login_and_back(client):
+    r = client.get("/supervisor")
+    assert r.status_code == 302 and "/login?next=/supervisor" in r.headers["Location"]
+    token = csrf_of(client.get("/login?next=/supervisor").get_data(as_text=True))
+    r = client.post("/login?next=/supervisor", data={"csrf_token": token, "username": "sup", "password": PASSWORD})
+    assert r.headers["Location"].endswith("/supervisor")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_next_never_leaves_the_site(client, target):
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", query_string={"next": target},
+                    data={"csrf_token": token, "username": "op1", "password": PASSWORD})  # fmt: skip
+    assert r.headers["Location"].endswith("/console")
+
+
+def test_logout_needs_post_with_csrf(client):
+    login(client, "op1")
+    assert client.get("/console").status_code == 200
+    assert client.post("/logout", data={}).status_code == 400  # no token: still logged in
+    assert client.get("/console").status_code == 200
+    token = csrf_of(client.get("/logout").get_data(as_text=True))
+    r = client.post("/logout", data={"csrf_token": token})
+    assert r.status_code == 302
+    assert client.get("/console").status_code == 302
+
+
+def test_a_forged_form_post_cannot_log_in_through_the_api_either(client):
+    # The JSON API checks X-CSRFToken on session writes: a page-less cross-site POST fails.
+    login(client, "op1")
+    r = client.post("/api/v1/tickets", json={"content": "伪造请求"})
+    assert r.status_code == 400 and r.get_json()["error"] in ("invalid_input", "csrf_failed")
+
+
+def test_dashboard_figures(app, city):
+    hl = city.hl
+    city.closed()
+    t = city.new_ticket()
+    hl.tickets.close_first_contact(city.operator, t.id, "已当场答复")
+    call = hl.calls.offered("13812345678")
+    hl.calls.answered(call, city.operator.user_id)
+    client = app.test_client()
+    login(client, "mgr")
+    d = client.get("/workbench/dashboard.json").get_json()
+    assert d["today"]["accepted"] == 2 and d["today"]["closed"] == 2 and d["today"]["first_contact"] == 1
+    assert d["rates"]["first_contact"] == {"num": 1, "den": 2, "value": 50.0}
+    assert d["rates"]["connection"] == {"num": 1, "den": 1, "value": 100.0}
+    assert [s["status"] for s in d["tickets_by_status"]][:3] == ["accepted", "dispatched", "returned"]
+    assert {o["state"] for o in d["operators"]} >= {"available", "on_call", "wrap_up", "away", "offline"}
+    assert len(d["hourly"]) == 24 and d["hourly"][9] == 2
+    other = app.test_client()
+    login(other, "t01")
+    assert other.get("/workbench/dashboard.json").status_code == 403
+    assert app.test_client().get("/workbench/dashboard.json").status_code == 401
+
+
+def test_my_tickets_lists_only_my_own(app, city):
+    mine = city.new_ticket(content="我受理的")
+    city.hl.tickets.accept(city.operator2, content="别人受理的")
+    client = app.test_client()
+    login(client, "op1")
+    items = client.get("/workbench/my-tickets").get_json()["items"]
+    assert [t["id"] for t in items] == [mine.id]
+    unit = app.test_client()
+    login(unit, "t01")
+    assert unit.get("/workbench/my-tickets").status_code == 403
+
+
+def test_assets_are_local():
+    """Closed networks: no template, script or stylesheet of ours loads anything from outside."""
+    ours = list((WEB / "templates").rglob("*.html")) + list((WEB / "static" / "js").rglob("*.js")) + list(
+        (WEB / "static" / "css").rglob("*.css")
+    )
+    assert ours
+    for f in ours:
+        text = f.read_text(encoding="utf-8")
+        assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text), f
+        assert "cdn" not in text.lower(), f
+    for vendor in ("socket.io.min.js", "echarts.common.min.js"):
+        p = WEB / "static" / "vendor" / vendor
+        assert p.exists() and p.stat().st_size > 10_000
