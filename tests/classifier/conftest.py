@@ -13,14 +13,6 @@ from classifier.model import TextClassifier
 from classifier.training import default_teddy_csv
 
 
-def write_csv(path: Path, pairs) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        w.writerows(pairs)
-    return path
-
-
 @pytest.fixture(scope="session")
 def demo_pairs():
     return synthetic_pairs(per_unit=10, seed=1)
