@@ -180,6 +180,9 @@ class SchedulerService:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        # A line per run of a 30-second scan would drown the log; the tasks log what they did.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+
         return BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.hl.engine, tablename="apscheduler_jobs")},
             executors={"default": ThreadPoolExecutor(4)},
@@ -222,7 +225,7 @@ class SchedulerService:
         with self._task_lock if name != "retrain" else _NullLock():
             result = self.tasks.by_name(name)()
         self.runs.append(name)
-        if result:
+        if result and (not isinstance(result, dict) or any(result.values())):
             log.info("task %s: %s", name, result)
         return result
 
