@@ -141,6 +141,7 @@ class Bridge:
     def _inbound_script(self, call: InboundCall, call_id: int) -> None:
         outcome = "failed"
         ticket_id = None
+        call.recording_path = None  # type: ignore[attr-defined]
         try:
             call.ring()
             if call.ended.wait(self.cfg.ring_seconds):
@@ -163,7 +164,8 @@ class Bridge:
             if call.state != "ended":
                 call.hangup()
             try:
-                self.ports.calls.ended(call_id, outcome, ticket_id)
+                ticket_id = ticket_id or getattr(call, "voicemail_ticket", None)
+                self.ports.calls.ended(call_id, outcome, ticket_id, call.recording_path)
             except Exception:
                 log.exception("could not write the end of call %s", call_id)
             log.info("call %s from %s ended: %s", call_id, mask_number(call.caller), outcome)
@@ -252,6 +254,7 @@ class Bridge:
         path = Path(self.cfg.voicemail_dir) / f"{self.cfg.bridge_id}-{call_id}.wav"
         from .media import save_wav
         save_wav(path, pcm)
+        call.recording_path = str(path)  # type: ignore[attr-defined]
         ticket_id = self.ports.tickets.open_voicemail_ticket(call_id, call.caller, str(path))
         log.info("call %s voicemail %.1f s -> ticket %s", call_id, len(pcm) / 16000, ticket_id)
         if not call.ended.is_set():
@@ -346,6 +349,8 @@ class Bridge:
             if result != "answered":
                 log.info("operator %s did not take call %s: %s", operator_id, call_id, result)
                 entry.skipped.add(operator_id)
+                if not call.ended.is_set():
+                    self.ports.calls.unassigned(call_id, operator_id)
                 return
             with self._qlock:
                 if call.ended.is_set() or entry.done:
@@ -386,18 +391,28 @@ class Bridge:
         active = self.active.get(call_id)
         if active is None:
             return "failed"
-        uri = self.ports.operators.expert_uri(desk) or desk
-        leg = self.ua.dial(uri, caller=active.caller.caller if isinstance(active.caller, InboundCall)
-                           else None, display=f"12345-{desk}")
-        result = leg.wait(ring_seconds)
-        if result == "answered":
-            if active.caller.ended.is_set():
+        found = self.ports.operators.expert_for(desk)
+        if found is None:
+            return "failed"
+        expert_id, uri = found
+        try:
+            leg = self.ua.dial(uri, caller=active.caller.caller if isinstance(active.caller, InboundCall)
+                               else None, display=f"12345-{desk}")
+            result = leg.wait(ring_seconds)
+        except Exception:
+            self.ports.operators.mark_available(expert_id)
+            raise
+        if result != "answered" or active.caller.ended.is_set():
+            if leg.state != "ended":
                 leg.hangup()
-                return "failed"
-            active.legs.append(leg)
-            active.mixer.add(leg.media)
-            leg.on_end.append(lambda lg: active.mixer.remove(lg.media))
-            log.info("expert desk %s joined call %s", desk, call_id)
+            self.ports.operators.mark_available(expert_id)
+            return result if result != "answered" else "failed"
+        active.legs.append(leg)
+        active.mixer.add(leg.media)
+        leg.on_end.append(lambda lg: (active.mixer.remove(lg.media),
+                                      self.ports.operators.mark_available(expert_id)))
+        self.ports.calls.expert_joined(call_id, expert_id)
+        log.info("expert desk %s joined call %s", desk, call_id)
         return result
 
     # -- outbound -----------------------------------------------------------------------------
@@ -417,6 +432,7 @@ class Bridge:
             leg = self.ua.dial(number, caller=self.cfg.line)
             call_id = self.ports.calls.outbound(number, "callback", self.cfg.bridge_id, leg.call_id,
                                                 operator_id)
+            self.ports.calls.ringing(call_id, operator_id)  # the operator's console shows the citizen
             result = leg.wait(ring)
             if result != "answered":
                 op_leg.hangup()
@@ -493,8 +509,11 @@ class Bridge:
 
     def _run_job(self, job: OutboundJob) -> None:
         try:
-            result = self.survey_call(job.number, job.prompt, job.max_digits, job.digit_timeout,
-                                      job.ring_timeout, job.purpose)
+            if job.purpose == "missed_call" and job.operator_id is not None:
+                result = self.call_back(job.operator_id, job.number, job.ring_timeout, job.call_id)
+            else:
+                result = self.survey_call(job.number, job.prompt, job.max_digits, job.digit_timeout,
+                                          job.ring_timeout, job.purpose)
         except Exception as exc:
             log.exception("outbound job %s failed", job.job_id)
             result = OutboundResult("failed", detail=str(exc))

@@ -96,6 +96,14 @@ class MemoryCallLog:
             rang = list(self.records.get(call_id, {}).get("rang", [])) + [operator_id]
             self._write({"ev": "set", "id": call_id, "set": {"rang": rang}})
 
+    def unassigned(self, call_id: int, operator_id: int) -> None:
+        with self._lock:
+            skipped = list(self.records.get(call_id, {}).get("skipped", [])) + [operator_id]
+            self._write({"ev": "set", "id": call_id, "set": {"skipped": skipped}})
+
+    def expert_joined(self, call_id: int, expert_id: int) -> None:
+        self._set(call_id, expert_id=expert_id)
+
     def answered(self, call_id: int, operator_id: int) -> None:
         rec = self.records.get(call_id, {})
         now = _now()
@@ -103,12 +111,17 @@ class MemoryCallLog:
         self._set(call_id, answered_at=now, operator_id=operator_id,
                   wait_seconds=round(now - start, 3))
 
-    def ended(self, call_id: int, outcome: str, ticket_id: int | None = None) -> None:
+    def ended(self, call_id: int, outcome: str, ticket_id: int | None = None,
+              recording_path: str | None = None) -> None:
         rec = self.records.get(call_id, {})
+        if rec.get("ended_at") is not None:
+            return  # idempotent, like the core
         now = _now()
         fields: dict[str, Any] = {"ended_at": now, "outcome": outcome}
         if ticket_id is not None:
             fields["ticket_id"] = ticket_id
+        if recording_path is not None:
+            fields["recording_path"] = recording_path
         if rec.get("queued_at") and rec.get("wait_seconds") is None:
             fields["wait_seconds"] = round(now - rec["queued_at"], 3)  # abandoned in queue
         self._set(call_id, **fields)
@@ -182,8 +195,10 @@ class MemoryOperatorDirectory:
         o = self.ops.get(operator_id)
         return o["uri"] if o else None
 
-    def expert_uri(self, desk: str) -> str | None:
-        return self.experts.get(desk)
+    def expert_for(self, desk: str) -> tuple[int, str] | None:
+        if desk not in self.experts:
+            return None
+        return 9000 + sorted(self.experts).index(desk), self.experts[desk]
 
 
 class MemoryTicketDesk:

@@ -31,10 +31,17 @@ class CallLog(Protocol):
     def ringing(self, call_id: int, operator_id: int) -> None:
         """The bridge is ringing this operator for the call: pop the caller onto their screen."""
 
+    def unassigned(self, call_id: int, operator_id: int) -> None:
+        """The operator rang for ``operator_ring_seconds`` and did not pick up (skipped)."""
+
     def answered(self, call_id: int, operator_id: int) -> None:
         """An operator picked up (answered by a person)."""
 
-    def ended(self, call_id: int, outcome: str, ticket_id: int | None = None) -> None:
+    def expert_joined(self, call_id: int, expert_id: int) -> None:
+        """An expert desk joined the call (三方通话)."""
+
+    def ended(self, call_id: int, outcome: str, ticket_id: int | None = None,
+              recording_path: str | None = None) -> None:
         """The call is over. ``outcome`` is one of :data:`INBOUND_OUTCOMES`."""
 
     def close_interrupted(self, bridge_id: str) -> int:
@@ -57,8 +64,10 @@ class OperatorDirectory(Protocol):
 
     def sip_uri(self, operator_id: int) -> str | None: ...
 
-    def expert_uri(self, desk: str) -> str | None:
-        """SIP URI of an expert desk (legal, social_insurance, medical_insurance, enterprise)."""
+    def expert_for(self, desk: str) -> tuple[int, str] | None:
+        """Claim a free expert of a desk (legal, social insurance, medical insurance, enterprise;
+        the core may name desks by unit code or id): ``(expert_id, sip_uri)``. Released with
+        :meth:`mark_available` when the expert's leg ends."""
 
 
 @runtime_checkable
@@ -79,7 +88,9 @@ class OutboundJob:
     max_digits: int = 1
     digit_timeout: float = 8.0
     ring_timeout: float = 30.0
-    purpose: str = "survey"
+    purpose: str = "survey"  # survey | missed_call
+    operator_id: int | None = None  # missed_call: the operator to connect the citizen to
+    call_id: int | None = None  # missed_call: the abandoned call being returned
 
 
 @dataclasses.dataclass
