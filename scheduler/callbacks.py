@@ -10,7 +10,8 @@ on the next working day. Each scan (default every 30 s) of the leading scheduler
    busy / no answer / failed / answered without a valid digit puts it back to ``pending`` for a
    later try, or — after ``callback_max_attempts`` tries — to ``manual`` (the operators' list,
    ``GET /api/v1/callbacks?status=manual``, where a result is recorded by hand);
-2. **withdraws** outbound jobs no bridge took before the end of calling hours (result
+2. **withdraws** outbound jobs no bridge took before the end of calling hours, and jobs claimed by
+   a bridge that died (claimed over 10 minutes ago, which the core would hand out again) (result
    ``{"outcome": "expired"}``; the try is not counted and the callback waits for the next window),
    so nobody is called at night even if a bridge comes back late;
 3. **places** the due callbacks, only within calling hours (``Settings.callback_hours``, default
@@ -39,7 +40,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from hotline.callbacks import Callback, CallbackStatus
 from hotline.callers import Caller
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 SATISFACTION_DIGITS = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
 SOLVED_DIGITS = {"1": True, "2": False}
 JOB_KIND = "satisfaction"
+STALE_CLAIM_S = 600  # CallService.claim_outbound's default: a claim this old belongs to a dead bridge
 
 
 def parse_result(result: dict[str, Any] | None) -> tuple[str, str | None, bool | None]:
@@ -182,13 +184,18 @@ class CallbackDialer:
 
     def withdraw(self, now: dt.datetime) -> int:
         """Outside calling hours: withdraw the satisfaction jobs no bridge has taken."""
+        # A job claimed by a bridge that died is claimable again after the core's stale time
+        # (``CallService.claim_outbound``): withdraw those too, or a bridge could dial it at night.
+        stale = now - dt.timedelta(seconds=STALE_CLAIM_S)
         with self.hl.uow() as uow:
             n = uow.session.execute(
                 update(OutboundJob)
-                .where(OutboundJob.kind == JOB_KIND, OutboundJob.status == "pending")
+                .where(OutboundJob.kind == JOB_KIND,
+                       or_(OutboundJob.status == "pending",
+                           and_(OutboundJob.status == "claimed", OutboundJob.claimed_at < stale)))
                 .values(status="failed", result={"outcome": "expired", "digits": ""}, finished_at=now)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ).rowcount  # fmt: skip
             uow.commit()
         if n:
             log.info("withdrew %s callback jobs left at the end of calling hours", n)

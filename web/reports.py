@@ -143,7 +143,13 @@ def _page(fn: Callable) -> Callable:
                 return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
             return Response("请先登录", status=401)
         if user.role not in REPORT_ROLES:
-            raise Forbidden("只有管理者、督办班长和系统管理员可以查看报表")
+            try:  # the workbench's own 403 page, naming the user's workbench
+                from web.pages import _home_url
+
+                return render_template("forbidden.html", user=user, page="运行指标报表", home=_home_url(user),
+                                       role_label=ROLE_LABELS.get(Role(user.role), user.role)), 403  # fmt: skip
+            except Exception:  # noqa: BLE001 - no workbench pages in this app
+                raise Forbidden("只有管理者、督办班长和系统管理员可以查看报表") from None
         return fn(user, *a, **kw)
 
     return wrapper

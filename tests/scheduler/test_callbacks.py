@@ -113,6 +113,18 @@ def test_never_at_night_and_weekends_wait(city, clock, tasks, bridge):
     assert hl.calls.claim_outbound("late-bridge", limit=5) == []  # nothing left to dial at night
     [cb] = _callbacks(hl)
     assert (cb.status, cb.attempts, cb.next_attempt_at) == ("pending", 0, dt.datetime(2026, 12, 1, 9, 0))
+    # Next day: a bridge claims the job and dies mid-call; at night its stale claim is withdrawn.
+    at(clock, 2026, 12, 1, 19, 50)
+    assert tasks.callbacks_scan()["placed"] == 1
+    assert len(hl.calls.claim_outbound("dying-bridge", limit=5)) == 1
+    at(clock, 2026, 12, 1, 19, 58)
+    assert tasks.callbacks_scan()["expired"] == 0  # claimed 8 minutes ago: maybe still on the line
+    at(clock, 2026, 12, 1, 20, 5)
+    assert tasks.callbacks_scan()["expired"] == 1
+    at(clock, 2026, 12, 1, 23, 0)
+    assert hl.calls.claim_outbound("late-bridge", limit=5) == []
+    [cb] = _callbacks(hl)
+    assert (cb.status, cb.next_attempt_at) == ("pending", dt.datetime(2026, 12, 2, 9, 0))
 
 
 def test_a_callback_due_on_the_swapped_working_saturday(city, clock, tasks):
