@@ -67,7 +67,7 @@ class Block:
         """Learn vocabulary + idf from ``counts[rows]``; returns the tf-idf of those rows."""
         sub = counts[rows]
         df = np.bincount(sub.indices, minlength=counts.shape[1])
-        min_df = self.min_df if len(rows) >= 20 else 1
+        min_df = self.min_df if len(rows) >= 1000 else 1  # small sets: every term counts
         cols = np.flatnonzero(df >= min_df)
         n = len(rows)
         self.idf = (np.log((1.0 + n) / (1.0 + df[cols])) + 1.0).astype(np.float32)

@@ -114,6 +114,7 @@ class TextClassifier:
         user_words: Iterable[str] = (),
         C: float = 1.0,
         head_chars: int = 25,
+        min_df: tuple[int, int, int] = (2, 3, 2),
         cv_folds: int = 5,
         max_keywords: int = 8,
         random_state: int = 0,
@@ -123,6 +124,7 @@ class TextClassifier:
         self.tokenizer = tokenizer or HotlineTokenizer(user_words)
         self.C = C
         self.head_chars = head_chars
+        self.min_df = tuple(min_df)  # words, character n-grams, title n-grams
         self.cv_folds = cv_folds
         self.max_keywords = max_keywords
         self.random_state = random_state
@@ -145,9 +147,9 @@ class TextClassifier:
 
     def _new_features(self) -> FeatureSet:
         return FeatureSet([
-            Block(Words(), min_df=1),
-            Block(CharNgrams(1, 3), min_df=2),
-            Block(CharNgrams(1, 3, self.head_chars), min_df=2),
+            Block(Words(), min_df=self.min_df[0]),
+            Block(CharNgrams(1, 3), min_df=self.min_df[1]),
+            Block(CharNgrams(1, 3, self.head_chars), min_df=self.min_df[2]),
         ])
 
     def _fit_rows(self, counted, y: np.ndarray, rows: np.ndarray):
