@@ -22,6 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import load_only
 
 from hotline.errors import HotlineError
 from hotline.tickets import AT_UNIT, Ticket, TicketEvent
@@ -58,7 +59,14 @@ class DeadlineWatch:
         seen: set[int] = set()
         with self.hl.uow(readonly=True) as uow:
             s = uow.session
-            rows = s.scalars(select(Ticket).where(Ticket.status.in_(AT_UNIT), Ticket.due_at.is_not(None))).all()
+            # Only the columns the light needs (never the ticket's text): a big city has tens of
+            # thousands of tickets at its units at any time.
+            cols = load_only(Ticket.id, Ticket.number, Ticket.version, Ticket.status, Ticket.type, Ticket.urgency,
+                             Ticket.green_channel, Ticket.dispatched_at, Ticket.due_at, Ticket.unit_id,
+                             Ticket.expert_unit_id, Ticket.created_by_id)  # fmt: skip
+            rows = s.scalars(
+                select(Ticket).options(cols).where(Ticket.status.in_(AT_UNIT), Ticket.due_at.is_not(None))
+            ).all()
             changed = []
             for t in rows:
                 seen.add(t.id)
