@@ -234,6 +234,16 @@ def bench_reports(url: str, day: dt.date, unit_id: int, runs: int) -> dict:
     out["monthly_unit_trend"] = timed(lambda: rates.trend(hl, month_start, month_end, unit_id=unit_id), runs)
     out["monthly_center_report"] = timed(lambda: rates.report(hl, month_start, month_end), max(2, runs // 2))
     out["snapshot_day"] = timed(lambda: rates.snapshot_day(hl, day), 2)
+    # The daily report page: the day's report plus a 30-day trend read from the nightly snapshots.
+    first = day - dt.timedelta(days=29)
+    t = time.perf_counter()
+    for i in range(30):
+        rates.snapshot_day(hl, first + dt.timedelta(days=i))
+    out["snapshots_30_days_s"] = round(time.perf_counter() - t, 3)
+    out["daily_page_with_trend"] = timed(lambda: (rates.report(hl, day), rates.trend_view(hl, first, day)), runs)
+    out["monthly_unit_page_with_trend"] = timed(
+        lambda: (rates.report(hl, month_start, month_end, unit_id=unit_id),
+                 rates.trend_view(hl, month_start, month_end, unit_id)), runs)  # fmt: skip
     hl.dispose()
     return out
 

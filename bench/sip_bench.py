@@ -103,6 +103,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="max concurrent calls (default: calls)")
     ap.add_argument("--no-echo", action="store_true", help="don't send RTP back to the bridge")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--diag", action="store_true", help="bridge logs GC pauses and late RTP ticks")
     args = ap.parse_args()
 
     sink = Sink(echo=not args.no_echo)
@@ -113,6 +114,8 @@ def main() -> int:
                HOTLINE_SIP_JOURNAL=str(work / "calls.jsonl"), HOTLINE_SIP_RING_SECONDS="0",
                HOTLINE_SIP_BRIDGE_ID="bench", HOTLINE_SIP_MAX_CALLS="1000",
                HOTLINE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    if args.diag:
+        env["HOTLINE_SIP_DIAG"] = "1"
     bridge = subprocess.Popen([sys.executable, "-m", "telephony"], env=env, cwd=work,
                               stdout=open(work / "bridge.log", "w"), stderr=subprocess.STDOUT)
     try:
@@ -188,6 +191,8 @@ def main() -> int:
         "echo": not args.no_echo,
     }
     print(json.dumps(res, indent=2))
+    if args.diag:
+        print((work / "bridge.log").read_text()[-3000:])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2))

@@ -40,7 +40,22 @@ def main() -> None:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    if os.environ.get("HOTLINE_SIP_DIAG"):
+        import gc
+        import time
+        starts: dict[str, float] = {}
+
+        def gc_cb(phase: str, info: dict) -> None:
+            if phase == "start":
+                starts["t"] = time.perf_counter()
+            else:
+                ms = (time.perf_counter() - starts.get("t", time.perf_counter())) * 1000
+                if ms > 5:
+                    print(f"gc gen{info['generation']} {ms:.1f} ms at {time.time():.3f}", flush=True)
+        gc.callbacks.append(gc_cb)
     done.wait()
+    print(f"late RTP ticks (>10 ms): {bridge.media.late_ticks} {list(bridge.media.lateness)[-20:]}",
+          flush=True)
     bridge.stop()
 
 

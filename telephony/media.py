@@ -289,7 +289,8 @@ class MediaEngine:
         self._thread: threading.Thread | None = None
         self._next_port = port_min
         self._port_lock = threading.Lock()
-        self.late_ticks = 0
+        self.late_ticks = 0  # ticks that started more than 10 ms late
+        self.lateness: collections.deque[tuple[float, float]] = collections.deque(maxlen=200)
 
     def start(self) -> None:
         self._running = True
@@ -408,6 +409,10 @@ class MediaEngine:
             self._apply_pending()
             now = time.monotonic()
             if now >= next_tick:
+                late = now - next_tick
+                if late > 0.010:
+                    self.late_ticks += 1
+                    self.lateness.append((time.time(), round(late * 1000, 1)))
                 for m in list(self._mixers):
                     try:
                         m._compute()
@@ -420,5 +425,4 @@ class MediaEngine:
                         log.exception("RTP send failed")
                 next_tick += period
                 if now - next_tick > 0.2:  # stalled (suspended process): resynchronise
-                    self.late_ticks += 1
                     next_tick = now + period

@@ -102,3 +102,20 @@ def test_voicemail_opens_a_ticket_and_jobs_are_reported(core, bridge, sipp):
         assert callee.wait(10) == 0
     finally:
         b.stop()
+
+
+def test_run_py_plugin_starts_a_bridge_on_the_core(hl, sipp, monkeypatch, short_prompts):
+    from telephony import integration
+    from .helpers import free_udp_port
+    port = free_udp_port()
+    monkeypatch.setenv("HOTLINE_SIP_LISTEN", f"127.0.0.1:{port}")
+    monkeypatch.setenv("HOTLINE_SIP_PROMPT_DIR", str(short_prompts))
+    monkeypatch.setenv("HOTLINE_SIP", "off")
+    assert integration.start(hl) is None
+    monkeypatch.setenv("HOTLINE_SIP", "on")
+    handle = integration.start(hl)
+    try:
+        run = sipp("uac_options", port)
+        assert run.wait(15) == 0, run.errors()
+    finally:
+        handle.stop()

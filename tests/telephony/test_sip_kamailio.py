@@ -60,3 +60,11 @@ def test_dispatcher_probes_spreads_and_fails_over(bridge, sipp, kamailio):
                extra=["-d", "300", "-r", "4", "-l", "4"])
     assert run.wait(30) == 0, run.errors()
     assert len(pb.calls.records) == 6 and len(pa.calls.records) == 2
+
+    # calling out through the proxy (trunk mode, peer = Kamailio): relayed, not dispatched back
+    callee = sipp("uas_answer_dtmf")
+    time.sleep(0.3)
+    b.cfg.peer = ("127.0.0.1", proxy)
+    result = b.survey_call(f"sip:13900001111@127.0.0.1:{callee.port}", ring_timeout=5, digit_timeout=3)
+    assert (result.outcome, result.digits) == ("answered", "1")
+    assert callee.wait(10) == 0, callee.errors()
