@@ -437,6 +437,28 @@ def trend(hl: "Hotline", start: dt.date, end: dt.date, unit_id: int | None = Non
     return rows
 
 
+def trend_view(hl: "Hotline", start: dt.date, end: dt.date, unit_id: int | None = None) -> list[dict[str, Any]]:
+    """The daily series for charts: stored snapshots where a day has one (history as it was
+    recorded, and cheap: a Beijing-sized month of live aggregates takes seconds), computed live for
+    the days without (today, or before the scheduler ran). Each row says its ``source``."""
+    scope, scope_id = ("unit", unit_id) if unit_id is not None else ("center", 0)
+    got = stored(hl, start, end, scope, scope_id)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    missing = [d for d in days if d not in got]
+    live = {}
+    if missing:
+        live = {r["date"]: r["rates"] for r in trend(hl, min(missing), max(missing), unit_id)}
+    rows = []
+    for day in days:
+        if day in got:
+            rates = empty_rates()
+            rates.update({k: v for k, v in got[day].items() if k in rates})
+            rows.append({"date": day.isoformat(), "rates": rates, "source": "snapshot"})
+        else:
+            rows.append({"date": day.isoformat(), "rates": live[day.isoformat()], "source": "live"})
+    return rows
+
+
 # --------------------------------------------------------------------------- snapshots
 def snapshot_day(hl: "Hotline", day: dt.date) -> int:
     """Store (or replace) the figures of ``day``: center, units, operators. Returns rows written."""
@@ -499,6 +521,6 @@ def stored(hl: "Hotline", start: dt.date, end: dt.date, scope: str = "center", s
 
 
 __all__ = [
-    "RATES", "RATE_LABELS", "Fraction", "report", "to_json", "trend", "snapshot_day", "recompute",
+    "RATES", "RATE_LABELS", "Fraction", "report", "to_json", "trend", "trend_view", "snapshot_day", "recompute",
     "snapshot_missing", "stored", "ticket_figures", "call_figures", "operator_ticket_figures",
 ]  # fmt: skip

@@ -9,7 +9,7 @@ Pages (login session; roles manager, supervisor, admin):
 API (session or bearer token; same roles):
     GET  /api/v1/reports/daily?date=&unit_id=          one day (default yesterday)
     GET  /api/v1/reports/range?from=&to=&unit_id=      any date range (at most 366 days)
-    GET  /api/v1/reports/trend?from=&to=&unit_id=      one row per day
+    GET  /api/v1/reports/trend?from=&to=&unit_id=      one row per day (stored snapshot, else live)
     GET  /api/v1/reports/snapshots?from=&to=&scope=center|unit|operator&scope_id=
     POST /api/v1/reports/snapshots/<date>              recompute a stored day (manager, admin)
 
@@ -104,7 +104,7 @@ def api_range():  # noqa: ANN201
 def api_trend():  # noqa: ANN201
     start, end = _range()
     return jsonify({"from": start.isoformat(), "to": end.isoformat(), "unit_id": _unit_arg(),
-                    "days": rates.to_json({"d": rates.trend(hotline(), start, end, _unit_arg())})["d"]})  # fmt: skip
+                    "days": rates.to_json({"d": rates.trend_view(hotline(), start, end, _unit_arg())})["d"]})  # fmt: skip
 
 
 @bp.get("/api/v1/reports/snapshots")
@@ -197,7 +197,7 @@ def daily(user: Any):  # noqa: ANN201
     day = _date_arg("date", _yesterday())
     unit_id = _unit_arg()
     rep = rates.to_json(rates.report(hl, day, unit_id=unit_id))
-    trend = rates.to_json({"d": rates.trend(hl, day - dt.timedelta(days=TREND_DAYS - 1), day, unit_id)})["d"]
+    trend = rates.to_json({"d": rates.trend_view(hl, day - dt.timedelta(days=TREND_DAYS - 1), day, unit_id)})["d"]
     return _render(user, rep, trend, mode="daily", day=day, unit_id=unit_id,
                    prev=(day - dt.timedelta(days=1)).isoformat(), next=(day + dt.timedelta(days=1)).isoformat(),
                    month=day.strftime("%Y-%m"))  # fmt: skip
@@ -210,7 +210,7 @@ def monthly(user: Any):  # noqa: ANN201
     start, end, month = _month()
     unit_id = _unit_arg()
     rep = rates.to_json(rates.report(hl, start, end, unit_id=unit_id))
-    trend = rates.to_json({"d": rates.trend(hl, start, end, unit_id)})["d"]
+    trend = rates.to_json({"d": rates.trend_view(hl, start, end, unit_id)})["d"]
     return _render(user, rep, trend, mode="monthly", day=end, unit_id=unit_id, month=month)
 
 
@@ -233,7 +233,7 @@ def daily_export(user: Any, fmt: str):  # noqa: ANN201
     unit_id = _unit_arg()
     rep = rates.to_json(rates.report(hl, day, unit_id=unit_id))
     if fmt == "xlsx":
-        trend = rates.to_json({"d": rates.trend(hl, day - dt.timedelta(days=TREND_DAYS - 1), day, unit_id)})["d"]
+        trend = rates.to_json({"d": rates.trend_view(hl, day - dt.timedelta(days=TREND_DAYS - 1), day, unit_id)})["d"]
         return _download(to_xlsx(rep, trend), f"12345日报-{day}.xlsx", XLSX)
     if fmt == "pdf":
         return _download(to_pdf(rep), f"12345日报-{day}.pdf", "application/pdf")
@@ -248,7 +248,7 @@ def monthly_export(user: Any, fmt: str):  # noqa: ANN201
     unit_id = _unit_arg()
     rep = rates.to_json(rates.report(hl, start, end, unit_id=unit_id))
     if fmt == "xlsx":
-        trend = rates.to_json({"d": rates.trend(hl, start, end, unit_id)})["d"]
+        trend = rates.to_json({"d": rates.trend_view(hl, start, end, unit_id)})["d"]
         return _download(to_xlsx(rep, trend), f"12345月报-{month}.xlsx", XLSX)
     if fmt == "pdf":
         return _download(to_pdf(rep), f"12345月报-{month}.pdf", "application/pdf")

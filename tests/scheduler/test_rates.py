@@ -205,3 +205,17 @@ def test_cli_prints_the_daily_json(city, clock, settings):
     assert {u["code"] for u in data["units"]} == {"T01", "D02", "P01"}
     for u in data["units"]:
         assert set(u["rates"]) == set(rates.RATES)
+
+
+def test_trend_view_prefers_snapshots(city, clock):
+    build(city, clock)
+    hl = city.hl
+    rates.snapshot_day(hl, D)
+    hl.tickets.sign(city.roads_user, _ticket(hl, "13800000004").id)  # changes D's live figures
+    rows = rates.to_json({"t": rates.trend_view(hl, D, D1)})["t"]
+    assert [r["source"] for r in rows] == ["snapshot", "live"]
+    assert rows[0]["rates"]["response_rate"] == {"numerator": 2, "denominator": 4, "value": 0.5}  # as stored
+    assert rates.to_json(rates.report(hl, D))["rates"]["response_rate"]["numerator"] == 2  # T4 signed late
+    unit_rows = rates.to_json({"t": rates.trend_view(hl, D, D, city.township.id)})["t"]
+    assert unit_rows[0]["rates"]["connection_rate"] == {"numerator": 0, "denominator": 0, "value": None}
+    assert unit_rows[0]["rates"]["response_rate"]["denominator"] == 2
