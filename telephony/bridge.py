@@ -18,7 +18,7 @@ from pathlib import Path
 from .config import SipConfig
 from .media import Mixer, MediaEngine, load_wav, tone
 from .ports import OutboundJob, OutboundResult, Ports
-from .privacy import mask_number
+from .privacy import mask_number, mask_text
 from .sip import InboundCall, Leg, OutboundCall, SipUA
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Bridge:
         self._threads: list[threading.Thread] = []
         self.active: dict[int, ActiveCall] = {}  # call record id -> connected call
         self._jobs_running = 0
+        self._jobs_lock = threading.Lock()
         self.interrupted_on_start = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -429,10 +430,16 @@ class Bridge:
             if op_leg.wait(self.cfg.operator_ring_seconds) != "answered":
                 return OutboundResult("failed", detail="operator did not answer")
             op_leg.media.play(self.prompts["music"], loop=True)
-            leg = self.ua.dial(number, caller=self.cfg.line)
-            call_id = self.ports.calls.outbound(number, "callback", self.cfg.bridge_id, leg.call_id,
-                                                operator_id)
+            leg = OutboundCall(self.ua, number, self.cfg.line)
+            try:
+                call_id = self.ports.calls.outbound(number, "callback", self.cfg.bridge_id,
+                                                    leg.call_id, operator_id)
+            except Exception:
+                leg.finish("not_logged")
+                op_leg.hangup()
+                raise
             self.ports.calls.ringing(call_id, operator_id)  # the operator's console shows the citizen
+            leg.dial()
             result = leg.wait(ring)
             if result != "answered":
                 op_leg.hangup()
@@ -466,10 +473,20 @@ class Bridge:
                     purpose: str = "survey") -> OutboundResult:
         """Dial, play a prompt, collect DTMF. Always ends: answered/busy/no_answer/failed."""
         try:
-            leg = self.ua.dial(number, caller=self.cfg.line)
-        except Exception as exc:  # bad URI, socket error
+            leg = OutboundCall(self.ua, number, self.cfg.line)
+        except Exception as exc:  # a number or URI we cannot dial
             return OutboundResult("failed", detail=str(exc))
-        call_id = self.ports.calls.outbound(number, purpose, self.cfg.bridge_id, leg.call_id)
+        try:
+            call_id = self.ports.calls.outbound(number, purpose, self.cfg.bridge_id, leg.call_id)
+        except Exception:
+            leg.finish("not_logged")
+            raise
+        try:
+            leg.dial()
+        except Exception as exc:
+            leg.finish("dial_failed")
+            self.ports.calls.ended(call_id, "failed")
+            return OutboundResult("failed", call_id=call_id, detail=str(exc))
         result = leg.wait(ring_timeout or self.cfg.outbound_ring_seconds)
         digits = ""
         if result == "answered":
@@ -485,7 +502,7 @@ class Bridge:
             finally:
                 leg.hangup()
         self.ports.calls.ended(call_id, result)
-        log.info("outbound %s to %s: %s %s", purpose, mask_number(number), result,
+        log.info("outbound %s to %s: %s %s", purpose, mask_text(number), result,
                  "digits" if digits else "")
         return OutboundResult(result, digits, call_id)
 
@@ -504,7 +521,8 @@ class Bridge:
                 log.exception("claiming outbound jobs failed")
                 continue
             for job in claimed:
-                self._jobs_running += 1
+                with self._jobs_lock:
+                    self._jobs_running += 1
                 threading.Thread(target=self._run_job, args=(job,), daemon=True).start()
 
     def _run_job(self, job: OutboundJob) -> None:
@@ -518,7 +536,8 @@ class Bridge:
             log.exception("outbound job %s failed", job.job_id)
             result = OutboundResult("failed", detail=str(exc))
         finally:
-            self._jobs_running -= 1
+            with self._jobs_lock:
+                self._jobs_running -= 1
         try:
             self.ports.jobs.report(job.job_id, result)
         except Exception:
