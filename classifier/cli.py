@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+import unicodedata
 
 from . import training
 from .model import ModelLoadError, TextClassifier
@@ -78,10 +79,16 @@ def _summary(report: dict) -> str:
     return "  ".join(f"{k}={report[k]}" for k in SUMMARY_KEYS if k in report)
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-justify to a terminal width (CJK characters take two columns)."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - shown)
+
+
 def _per_class_table(report: dict) -> str:
-    lines = [f"  {'label':<16} {'precision':>9} {'recall':>7} {'f1':>7} {'n':>6}"]
+    lines = [f"  {_pad('label', 16)} {'precision':>9} {'recall':>7} {'f1':>7} {'n':>6}"]
     for label, r in report.get("per_class", {}).items():
-        lines.append(f"  {label:<16} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>7.3f} {r['support']:>6}")
+        lines.append(f"  {_pad(label, 16)} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>7.3f} {r['support']:>6}")
     return "\n".join(lines)
 
 
