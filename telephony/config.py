@@ -68,6 +68,9 @@ class SipConfig:
     outbound_max_parallel: int = 4
     invite_timeout_seconds: float = 32.0  # Timer B
     max_calls: int = 300  # above this, INVITEs get 503 (refused)
+    # If set, out-of-dialog requests from other addresses get 403 and are not logged as calls
+    # (SIP scanners must not count against the connection rate). E.g. the trunk peer, Kamailio.
+    trusted: frozenset[str] = frozenset()
     user_agent: str = "hotline-12345-bridge/1.0 (pyVoIP 1.6.8 adapter)"
 
     @property
@@ -119,6 +122,8 @@ class SipConfig:
         ):
             if e.get(name):
                 setattr(cfg, attr, float(e[name]))
+        if e.get("HOTLINE_SIP_TRUSTED"):
+            cfg.trusted = frozenset(x.strip() for x in e["HOTLINE_SIP_TRUSTED"].split(",") if x.strip())
         if e.get("HOTLINE_SIP_MAX_CALLS"):
             cfg.max_calls = int(e["HOTLINE_SIP_MAX_CALLS"])
         if e.get("HOTLINE_SIP_VOICEMAIL_DIR"):

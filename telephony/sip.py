@@ -806,6 +806,11 @@ class SipUA:
                     return
             tx = ServerTx(self, req, src)
             self._server_tx[(branch, method)] = tx
+        if self.cfg.trusted and src[0] not in self.cfg.trusted and not req.to.tag:
+            self.stats["untrusted"] = self.stats.get("untrusted", 0) + 1
+            if method != "CANCEL":
+                tx.respond(403, new_tag(), reason="Forbidden (untrusted source)")
+            return
         if method == "CANCEL":
             with self.lock:
                 inv = self._server_tx.get((branch, "INVITE"))

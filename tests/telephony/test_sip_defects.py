@@ -177,3 +177,34 @@ def test_outbound_to_a_dead_address_fails_in_time(bridge):
         t = time.monotonic()
         result = b.survey_call(f"sip:13900001111@127.0.0.1:{port}", ring_timeout=10)
     assert result.outcome == "failed" and time.monotonic() - t < 4
+
+
+def test_overload_gets_503_and_is_logged_refused(bridge, sipp):
+    b, ports = bridge(max_calls=0)
+    run = sipp("uac_refused", b.port, keys={"codecs": "8 101", "rtp_port": 4000})
+    assert run.wait(15) == 0, run.errors()
+    assert ports.calls.wait_for(lambda r: r["outcome"] == "refused", 3)
+
+
+def test_untrusted_source_gets_403_and_no_call_record(bridge, sipp):
+    b, ports = bridge(trusted=frozenset({"127.0.0.2"}))
+    run = sipp("uac_refused", b.port, keys={"codecs": "8 101", "rtp_port": 4000})
+    assert run.wait(15) == 0, run.errors()
+    assert b.ua.stats["untrusted"] == 1 and not ports.calls.records
+
+
+def test_offerless_invite_is_answered_with_an_offer(bridge, sipp, rtp_sink):
+    b, ports = bridge()
+    sink = rtp_sink()
+    run = sipp("uac_offerless", b.port, keys={"rtp_port": sink.port}, extra=["-d", "800"])
+    assert run.wait(15) == 0, run.errors()
+    assert sink.packets and {p[2] for p in sink.packets} == {0}  # the answer in the ACK chose PCMU
+
+
+def test_outbound_digest_challenge_is_answered(bridge, sipp):
+    b, _ = bridge(username="12345", password="s3cret")
+    pbx = sipp("uas_auth_answer", keys={"rtp_port": 4000})
+    time.sleep(0.3)
+    result = b.survey_call(f"sip:13900001111@127.0.0.1:{pbx.port}", ring_timeout=5, digit_timeout=0.5)
+    assert result.outcome == "answered"
+    assert pbx.wait(10) == 0, pbx.errors()

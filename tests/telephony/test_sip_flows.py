@@ -195,3 +195,14 @@ def test_sigkill_mid_call_loses_no_record(sipp, tmp_path, short_prompts):
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_queue_timeout_offers_voicemail(bridge, sipp):
+    b, ports = bridge(max_queue_seconds=1.0)
+    run = sipp("uac_talk", b.port, keys={"codecs": "8 101", "rtp_port": 4000}, extra=["-d", "4000"])
+    assert run.wait(20) == 0, run.errors()
+    rec = _ended(ports)
+    assert rec["outcome"] == "voicemail" and rec["ticket_id"] == 1001
+    assert rec["recording_path"] == ports.tickets.voicemails[0]["wav_path"]
+    with wave.open(rec["recording_path"]) as w:
+        assert rms(w.readframes(w.getnframes())) > 300
