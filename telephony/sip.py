@@ -782,13 +782,16 @@ class SipUA:
                     for t in stale:
                         t.acked.set()
                     return
+            # ACK for a 2xx (its own transaction): stops the 2xx retransmissions of the initial
+            # INVITE or of a re-INVITE on this dialog
+            with self.lock:
+                txs = [t for t in self._server_tx.values() if t.method == "INVITE"
+                       and t.req.call_id == req.call_id and 200 <= t.final < 300]
+            for t in txs:
+                t.acked.set()
             leg = self._dialogs.get(req.call_id)
             if isinstance(leg, InboundCall):
                 leg.on_ack(req)
-            elif leg is not None:  # ACK for our 2xx to a re-INVITE on an outbound leg
-                for t in list(self._server_tx.values()):
-                    if t.req.call_id == req.call_id and t.method == "INVITE":
-                        t.acked.set()
             return
         with self.lock:
             tx = self._server_tx.get((branch, method))

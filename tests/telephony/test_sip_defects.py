@@ -106,6 +106,8 @@ def test_hold_and_resume_by_reinvite(bridge, sipp, rtp_sink):
     # while held (0.5 s) the bridge stops sending: a visible gap in the stream
     gaps = [b2[0] - a[0] for a, b2 in zip(sink.packets, sink.packets[1:])]
     assert max(gaps) > 0.3
+    invites = [t for t in b.ua._server_tx.values() if t.method == "INVITE"]
+    assert len(invites) == 3 and all(t.acked.is_set() for t in invites)  # no 200 resent after ACK
 
 
 def test_trunk_mode_answers_the_source_and_dials_via_the_one_peer(bridge, sipp):
