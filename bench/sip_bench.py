@@ -104,6 +104,8 @@ def main() -> int:
     ap.add_argument("--no-echo", action="store_true", help="don't send RTP back to the bridge")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--diag", action="store_true", help="bridge logs GC pauses and late RTP ticks")
+    ap.add_argument("--core", metavar="DATABASE_URL",
+                    help="log calls through the hotline core on this database (default: in-memory ports)")
     args = ap.parse_args()
 
     sink = Sink(echo=not args.no_echo)
@@ -116,10 +118,12 @@ def main() -> int:
                HOTLINE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
     if args.diag:
         env["HOTLINE_SIP_DIAG"] = "1"
+    if args.core:
+        env.update(HOTLINE_SIP_CORE="1", DATABASE_URL=args.core, HOTLINE_DEMO="0")
     bridge = subprocess.Popen([sys.executable, "-m", "telephony"], env=env, cwd=work,
                               stdout=open(work / "bridge.log", "w"), stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
+        for _ in range(600):
             if "ready" in (work / "bridge.log").read_text():
                 break
             time.sleep(0.1)
@@ -189,7 +193,16 @@ def main() -> int:
         "rtp_behind_pct_max": round(max(behind), 2) if behind else None,
         "bridge_cpu_pct": round(100 * cpu / elapsed, 1),
         "echo": not args.no_echo,
+        "call_log": "hotline core " + args.core.split(":")[0] if args.core else "memory journal",
     }
+    if args.core:  # every call must have a closed record
+        from sqlalchemy import create_engine, text
+        eng = create_engine(args.core)
+        with eng.connect() as c:
+            res["core_records"] = c.execute(text("SELECT count(*) FROM calls")).scalar()
+            res["core_records_closed"] = c.execute(
+                text("SELECT count(*) FROM calls WHERE ended_at IS NOT NULL")).scalar()
+        eng.dispose()
     print(json.dumps(res, indent=2))
     if args.diag:
         print((work / "bridge.log").read_text()[-3000:])
