@@ -24,10 +24,12 @@ pytestmark = [pytest.mark.sip, pytest.mark.skipif(
 
 
 class Baresip:
-    def __init__(self, workdir: Path, voice_wav: Path):
+    def __init__(self, workdir: Path, voice_wav: Path, user: str = "citizen", sip: int | None = None,
+                 account_params: str = "", extra: str = ""):
+        workdir.mkdir(parents=True, exist_ok=True)
         self.dir = workdir
         self.ctrl = free_udp_port()  # a TCP port: free on UDP is a good enough guess on loopback
-        sip = free_udp_port()
+        self.sip = sip = sip or free_udp_port()
         (workdir / "config").write_text(f"""poll_method epoll
 sip_listen 127.0.0.1:{sip}
 audio_player aufile,{workdir / 'heard.wav'}
@@ -44,8 +46,9 @@ module_app account.so
 module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:{self.ctrl}
-""")
-        (workdir / "accounts").write_text("<sip:citizen@127.0.0.1>;regint=0;audio_codecs=PCMA\n")
+{extra}""")
+        (workdir / "accounts").write_text(
+            f"<sip:{user}@127.0.0.1:{sip}>;regint=0;audio_codecs=PCMA{account_params}\n")
         self.log = open(workdir / "baresip.log", "w")
         self.proc = subprocess.Popen([BARESIP, "-f", str(workdir)], stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -122,3 +125,70 @@ def test_baresip_calls_sends_digits_and_leaves_a_message(bridge, baresip):
     assert len(pcm) / 16000 > 2.0
     middle = pcm[8000:24000]
     assert rms(middle) > 1000 and abs(dominant_freq(middle) - 800) < 40, "recording lacks the tone"
+
+
+def test_demo_citizen_reaches_an_operator_through_the_core(hl, bridge, tmp_path):
+    """The issue's "done when": a citizen calls from baresip, hears the greeting, waits, is
+    connected to an operator (another baresip, auto-answer) whose console popped; the two hear
+    each other (800 Hz one way, 1200 Hz the other) and the call record shows it."""
+    from hotline.calls import Call
+    from hotline.events import CallAssigned
+    from hotline.users import Actor
+
+    from telephony.bridge import start_bridge
+    from telephony.hotline_adapter import hotline_ports
+
+    op_voice, citizen_voice = tmp_path / "op.wav", tmp_path / "citizen.wav"
+    save_wav(op_voice, tone(1200, 30, 6000))
+    save_wav(citizen_voice, tone(800, 30, 6000))
+    dumps = tmp_path / "op-heard"
+    dumps.mkdir()
+    op_phone = Baresip(tmp_path / "op", op_voice, user="8001", account_params=";answermode=auto",
+                       extra=f"module sndfile.so\nsnd_path {dumps}\n")
+    citizen_dumps = tmp_path / "citizen-heard"
+    citizen_dumps.mkdir()
+    citizen = Baresip(tmp_path / "citizen", citizen_voice,
+                      extra=f"module sndfile.so\nsnd_path {citizen_dumps}\n")
+    sysa = Actor.system()
+    op = hl.directory.create_user(sysa, username="op1", password="password123", display_name="话务员",
+                                  role="operator", sip_uri=f"sip:8001@127.0.0.1:{op_phone.sip}")
+    hl.calls.set_state(sysa, op.id, "available")
+    pops = []
+    hl.bus.subscribe(CallAssigned, pops.append)
+    b0, _ = bridge()
+    cfg = b0.cfg
+    b0.stop()
+    cfg.listen_port = 0
+    b = start_bridge(cfg, hotline_ports(hl))
+    try:
+        assert citizen.command("dial", f"sip:12345@127.0.0.1:{b.port}")["ok"]
+
+        def answered():
+            with hl.uow(readonly=True) as uow:
+                c = uow.session.query(Call).first()
+                return c if c is not None and c.answered_at is not None else None
+        call = wait_until(answered, 10)
+        assert call is not None, citizen.output() + op_phone.output()
+        assert call.operator_id == op.id and [p.operator_id for p in pops] == [op.id]
+        time.sleep(2.5)  # talk
+        citizen.command("hangup")
+
+        def ended():
+            with hl.uow(readonly=True) as uow:
+                c = uow.session.get(Call, call.id)
+                return c if c.ended_at is not None else None
+        call = wait_until(ended, 8)
+        assert call is not None and call.outcome == "answered"
+    finally:
+        b.stop()
+        citizen.stop()
+        op_phone.stop()
+    for where, freq in ((dumps, 800), (citizen_dumps, 1200)):
+        heard = list(where.glob("*dec*.wav"))
+        assert heard, f"no sndfile dump in {list(where.iterdir())}"
+        with wave.open(str(heard[0])) as w:
+            assert w.getframerate() == 8000
+            pcm = w.readframes(w.getnframes())
+        chunks = [pcm[i:i + 3200] for i in range(0, len(pcm) - 3200, 3200)]
+        assert any(rms(c) > 1000 and abs(dominant_freq(c) - freq) < 40 for c in chunks), \
+            f"{where.name}: the {freq} Hz voice did not come through"
