@@ -119,3 +119,39 @@ def test_run_py_plugin_starts_a_bridge_on_the_core(hl, sipp, monkeypatch, short_
         assert run.wait(15) == 0, run.errors()
     finally:
         handle.stop()
+
+
+def test_missed_call_job_rings_the_operator_then_the_citizen(core, bridge, sipp):
+    from hotline.calls import Call, OutboundJob
+    hl, d, sysa, _ = core
+    op_sipp = sipp("uas_answer", keys={"rtp_port": 4000})
+    citizen = sipp("uas_answer_hangup", keys={"rtp_port": 4000}, extra=["-d", "800"])
+    time.sleep(0.3)
+    op = d.create_user(sysa, username="op1", password="password123", display_name="话务员一",
+                       role="operator", sip_uri=f"sip:1001@127.0.0.1:{op_sipp.port}")
+    hl.calls.set_state(sysa, op.id, "available")
+    missed = hl.calls.offered("13812345678", "12345", bridge_id="elsewhere")
+    hl.calls.queued(missed)
+    hl.calls.ended(missed, "abandoned")
+    job = hl.calls.enqueue_outbound("missed_call", "13812345678", call_id=missed, operator_id=op.id)
+    with hl.uow() as uow:  # dial the SIPp "citizen" directly instead of through a carrier
+        uow.session.get(OutboundJob, job).number = f"sip:13812345678@127.0.0.1:{citizen.port}"
+        uow.commit()
+    b = _start(bridge, hl)
+    try:
+        def done():
+            with hl.uow(readonly=True) as uow:
+                j = uow.session.get(OutboundJob, job)
+                return j if j.status in ("done", "failed") else None
+        j = wait_until(done, 15)
+        assert j is not None and j.status == "done" and j.result["outcome"] == "answered"
+        assert citizen.wait(10) == 0, citizen.errors()
+        assert op_sipp.wait(10) == 0, op_sipp.errors()
+        assert hl.calls.missed_calls() == []
+        with hl.uow(readonly=True) as uow:
+            out = uow.session.query(Call).filter(Call.direction == "out").one()
+            assert out.operator_id == op.id and out.answered_at is not None
+        assert wait_until(lambda: hl.calls.get(out.id).ended_at is not None, 5)
+        assert hl.calls.get(out.id).outcome == "answered"
+    finally:
+        b.stop()
