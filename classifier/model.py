@@ -348,7 +348,12 @@ class TextClassifier:
                         w += xv.get(off_c + j, 0.0) * coef[off_c + j]
             if w > 0:
                 weights[t] = w
-        best = sorted(weights.items(), key=lambda kv: -kv[1])[: self.max_keywords]
+        ranked = sorted(weights.items(), key=lambda kv: -kv[1])
+        # single characters (不, 里, 月 ...) say little to an operator: they only fill the list
+        # when there are fewer than three longer words
+        longer = [kv for kv in ranked if len(kv[0]) > 1]
+        best = longer if len(longer) >= 3 else longer + [kv for kv in ranked if len(kv[0]) == 1]
+        best = sorted(best[: self.max_keywords], key=lambda kv: -kv[1])
         return [(w, round(float(v), 4)) for w, v in best]
 
     def evaluate(self, texts: Sequence[object], labels: Sequence[object]) -> dict:
