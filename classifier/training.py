@@ -76,8 +76,9 @@ def _fit(pairs, folds, user_words, unsure_threshold, grouped) -> tuple[TextClass
     return model, report
 
 
-def _save(model: TextClassifier, report: dict, out_path) -> dict:
+def _save(model: TextClassifier, report: dict, out_path, **extra) -> dict:
     out_path = Path(out_path)
+    report.update(extra)
     model.save(out_path)
     report["model_path"] = str(out_path)
     report["model_bytes"] = out_path.stat().st_size
@@ -88,24 +89,21 @@ def _save(model: TextClassifier, report: dict, out_path) -> dict:
 
 def train_from_pairs(pairs: Iterable[tuple[str, str]], out_path: str | os.PathLike, folds: int = 5,
                      user_words: Iterable[str] = (), unsure_threshold: float = DEFAULT_UNSURE_THRESHOLD,
-                     grouped: bool = False) -> dict:
+                     grouped: bool = False, _extra: dict | None = None) -> dict:
     """Train on ``(text, label)`` pairs, save the model to ``out_path`` and the report
     beside it; returns the report (accuracy, macro_f1, top3_accuracy, per_class,
     confusion_matrix, ece, n, cv_folds, seconds, ...). ``grouped``: keep
     near-duplicate texts in one CV fold (leak-free figures, ~1-2 s more)."""
     model, report = _fit(list(pairs), folds, user_words, unsure_threshold, grouped)
-    return _save(model, report, out_path)
+    return _save(model, report, out_path, **(_extra or {}))
 
 
 def train_from_csv(csv_path: str | os.PathLike, out_path: str | os.PathLike, folds: int = 5,
                    user_words: Iterable[str] = (), unsure_threshold: float = DEFAULT_UNSURE_THRESHOLD,
                    grouped: bool = False, text_column: str = "text", label_column: str = "label") -> dict:
     """Like :func:`train_from_pairs`, from a CSV with ``text,label`` columns."""
-    report = train_from_pairs(read_csv_pairs(csv_path, text_column, label_column), out_path, folds,
-                              user_words, unsure_threshold, grouped)
-    report["csv"] = str(csv_path)
-    _write_json_atomic(report_path_for(out_path), report)
-    return report
+    return train_from_pairs(read_csv_pairs(csv_path, text_column, label_column), out_path, folds,
+                            user_words, unsure_threshold, grouped, _extra={"csv": str(csv_path)})
 
 
 def retrain_if_better(pairs: Iterable[tuple[str, str]], current_model_path: str | os.PathLike,
