@@ -132,7 +132,15 @@ def similar_open_tickets(hl: "Hotline", actor: "Actor", text: str, area: str | N
         q = q.where(Ticket.accepted_at >= since, Ticket.status.in_(OPEN), Ticket.master_id.is_(None))
         if exclude_id is not None:
             q = q.where(Ticket.id != exclude_id)
-        rows = uow.session.execute(q.order_by(Ticket.accepted_at.desc()).limit(2000)).all()
+        # A large city has tens of thousands of open tickets a week: when the area is known, the
+        # same area's tickets come first (a pothole's duplicates are reported from where it is).
+        rows = []
+        if area:
+            rows = uow.session.execute(q.where(Ticket.area == area).order_by(Ticket.accepted_at.desc()).limit(1500)).all()
+        if len(rows) < 1500:
+            seen = {r.id for r in rows}
+            more = uow.session.execute(q.order_by(Ticket.accepted_at.desc()).limit(2000 - len(rows))).all()
+            rows += [r for r in more if r.id not in seen]
     # find_similar reads naive datetimes as UTC; ours are local time, so pass "now" the same way.
     cands = [(r.id, r.content, r.area, r.accepted_at.replace(tzinfo=dt.timezone.utc)) for r in rows]
     hits = find_similar(text, cands, top_k=limit, area=area, now=now.replace(tzinfo=dt.timezone.utc), window_days=days)
