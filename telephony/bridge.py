@@ -122,9 +122,21 @@ class Bridge:
 
     # -- inbound ------------------------------------------------------------------------------
     def _on_invite(self, call: InboundCall) -> None:
+        # Runs in the SIP receive thread: hand over at once, so a slow database never delays
+        # CANCELs, BYEs or the OPTIONS probes of the other calls (100 Trying is already sent).
+        threading.Thread(target=self._inbound_entry, args=(call,), name="call-new",
+                         daemon=True).start()
+
+    def _inbound_entry(self, call: InboundCall) -> None:
         calls = self.ports.calls
-        call_id = calls.offered(call.caller, call.dialled, self.cfg.bridge_id, call.call_id)
+        try:
+            call_id = calls.offered(call.caller, call.dialled, self.cfg.bridge_id, call.call_id)
+        except Exception:
+            log.exception("could not log an offered call: refusing it")
+            call.reject(503)
+            return
         call.record_id = call_id  # type: ignore[attr-defined]
+        threading.current_thread().name = f"call-{call_id}"
         if not call.offer_ok:
             call.reject(488)
             calls.ended(call_id, "refused")
@@ -135,9 +147,7 @@ class Bridge:
             calls.ended(call_id, "refused")
             log.warning("call %s refused: %d calls active", call_id, self.ua.active_calls)
             return
-        t = threading.Thread(target=self._inbound_script, args=(call, call_id),
-                             name=f"call-{call_id}", daemon=True)
-        t.start()
+        self._inbound_script(call, call_id)
 
     def _inbound_script(self, call: InboundCall, call_id: int) -> None:
         outcome = "failed"

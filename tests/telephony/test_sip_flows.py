@@ -206,3 +206,11 @@ def test_queue_timeout_offers_voicemail(bridge, sipp):
     assert rec["recording_path"] == ports.tickets.voicemails[0]["wav_path"]
     with wave.open(rec["recording_path"]) as w:
         assert rms(w.readframes(w.getnframes())) > 300
+
+
+def test_dtmf_by_sip_info(bridge, sipp):
+    b, ports = bridge(flow="menu")
+    run = sipp("uac_info_dtmf", b.port, keys={"codecs": "8 101", "rtp_port": 4000})
+    assert run.wait(20) == 0, run.errors()
+    rec = _ended(ports)
+    assert rec["outcome"] == "voicemail"

@@ -482,4 +482,49 @@ write("uas_auth_answer", "A PBX that challenges the INVITE (401, qop=auth), chec
   <recv request="ACK" next="end"/>
   <label id="good"/>
 ''' + uas_resp(100, "Trying", tag=False) + UAS_OK.format(port="[rtp_port]") + ACK_CHECK + RECV_BYE + '\n  <label id="end"/>\n')
+
+
+def info(signal, cseq):
+    return f'''
+  <send retrans="500">
+    <![CDATA[
+
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      {FROM}
+      {TO}[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={signal}
+      Duration=160
+
+    ]]>
+  </send>
+  <recv response="200"/>
+'''
+
+
+write("uac_info_dtmf", "Menu flow with DTMF as SIP INFO (application/dtmf-relay): 3, wait, #; the bridge hangs up.",
+      invite() + ANSWERED + ack() + '\n  <pause milliseconds="1500"/>\n' + info("3", 2) +
+      '\n  <pause milliseconds="1500"/>\n' + info("#", 3) + '''
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+''')
 print("scenarios written to", D)
