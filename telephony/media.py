@@ -26,7 +26,6 @@ import threading
 import time
 import wave
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger(__name__)
 

@@ -166,10 +166,9 @@ class ClientTx:
             self.got_provisional = True
         elif self.final is None:
             self.final = resp
-            self.ua.timers.call_later(TIMER_64T1 / 2, lambda: self.ua._client_tx.pop((self.branch, self.method), None))
-        elif self.method == "INVITE" and resp.status >= 300:
-            pass  # retransmitted final: the leg re-sends its ACK
-        self.on_response(resp)
+            self.ua.timers.call_later(TIMER_64T1 / 2,
+                                      lambda: self.ua._client_tx.pop((self.branch, self.method), None))
+        self.on_response(resp)  # a retransmitted final too: the leg re-sends its ACK
 
 
 class Leg:
@@ -415,6 +414,7 @@ class OutboundCall(Leg):
         self.invite_msg: SipMessage | None = None
         self.ack_for_2xx: tuple[bytes, tuple[str, int]] | None = None
         self.cancel_requested = False
+        self.cancel_after_provisional = False
         self.auth_tried = False
         self.state = "init"
 
@@ -483,7 +483,8 @@ class OutboundCall(Leg):
                 with self.ua.lock:
                     if self.state == "calling":
                         self.state = "early"
-                if self.cancel_requested:
+                if self.cancel_requested and not self.cancel_after_provisional:
+                    self.cancel_after_provisional = True
                     self._send_cancel()
             return
         if code < 300:
@@ -558,10 +559,10 @@ class OutboundCall(Leg):
             if self.state in ("ended", "confirmed"):
                 return
             self.cancel_requested = True
-            provisional = self.invite_tx is not None and self.invite_tx.got_provisional
-        if provisional:
-            self._send_cancel()
-        else:  # RFC 3261 9.1: wait for a provisional before CANCEL; still send one at once
+        # RFC 3261 §9.1 says to wait for a provisional response before CANCEL; one is sent again
+        # when it arrives (_on_response). Sending one now too costs nothing and helps UAs that
+        # never send a provisional; the fallback below ends the call whatever the far end does.
+        if self.invite_tx is not None:
             self._send_cancel()
 
         def fallback() -> None:
