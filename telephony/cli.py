@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 
@@ -55,6 +57,8 @@ def cmd_sip(args: argparse.Namespace) -> int:
     hl = _hotline()
     _attach_live_push(hl)
     cfg = SipConfig.from_env()
+    if hl.settings.data_dir and not os.environ.get("HOTLINE_SIP_VOICEMAIL_DIR"):
+        cfg.voicemail_dir = Path(hl.settings.data_dir) / "voicemail"
     handle = start_bridge(cfg, hotline_ports(hl))
     print(f"SIP 桥接 {cfg.bridge_id} 已启动：{cfg.listen_host}:{handle.port}", file=sys.stderr, flush=True)
     print(cfg.baresip_hint(), file=sys.stderr, flush=True)

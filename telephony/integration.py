@@ -21,6 +21,10 @@ def start(hl: Any, args: Any = None) -> Any:
     from .hotline_adapter import hotline_ports
 
     cfg = SipConfig.from_env()
+    data_dir = getattr(getattr(hl, "settings", None), "data_dir", None)
+    if data_dir and not os.environ.get("HOTLINE_SIP_VOICEMAIL_DIR"):
+        from pathlib import Path
+        cfg.voicemail_dir = Path(data_dir) / "voicemail"
     handle = start_bridge(cfg, hotline_ports(hl))
     print(f"  SIP 桥接已启动：{cfg.listen_host}:{handle.port}（{cfg.mode} 模式，{cfg.flow} 流程）", flush=True)
     print("  " + cfg.baresip_hint(), flush=True)
