@@ -104,6 +104,8 @@ def main() -> int:
     ap.add_argument("--no-echo", action="store_true", help="don't send RTP back to the bridge")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--diag", action="store_true", help="bridge logs GC pauses and late RTP ticks")
+    ap.add_argument("--realtime", action="store_true",
+                    help="HOTLINE_RTP_REALTIME=1: the bridge's RTP thread runs SCHED_RR")
     ap.add_argument("--core", metavar="DATABASE_URL",
                     help="log calls through the hotline core on this database (default: in-memory ports)")
     args = ap.parse_args()
@@ -118,6 +120,8 @@ def main() -> int:
                HOTLINE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
     if args.diag:
         env["HOTLINE_SIP_DIAG"] = "1"
+    if args.realtime:
+        env["HOTLINE_RTP_REALTIME"] = "1"
     if args.core:
         env.update(HOTLINE_SIP_CORE="1", DATABASE_URL=args.core, HOTLINE_DEMO="0")
     bridge = subprocess.Popen([sys.executable, "-m", "telephony"], env=env, cwd=work,
@@ -193,6 +197,7 @@ def main() -> int:
         "rtp_behind_pct_max": round(max(behind), 2) if behind else None,
         "bridge_cpu_pct": round(100 * cpu / elapsed, 1),
         "echo": not args.no_echo,
+        "rtp_realtime": env.get("HOTLINE_RTP_REALTIME") == "1",
         "call_log": "hotline core " + args.core.split(":")[0] if args.core else "memory journal",
     }
     if args.core:  # every call must have a closed record

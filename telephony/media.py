@@ -380,7 +380,19 @@ class MediaEngine:
             elif op == "mix-":
                 self._mixers.discard(obj)  # type: ignore[arg-type]
 
+    def _realtime(self) -> None:
+        """HOTLINE_RTP_REALTIME=1: run this thread SCHED_RR (needs CAP_SYS_NICE), so other
+        processes on a busy host do not delay the 20 ms tick. Python threads still share the GIL."""
+        if os.environ.get("HOTLINE_RTP_REALTIME", "").lower() not in ("1", "true", "on", "yes"):
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))  # 0 = this thread
+            log.info("RTP thread runs SCHED_RR")
+        except (AttributeError, OSError) as exc:
+            log.warning("HOTLINE_RTP_REALTIME: could not raise the RTP thread's priority: %s", exc)
+
     def _run(self) -> None:
+        self._realtime()
         period = FRAME_MS / 1000
         next_tick = time.monotonic() + period
         while self._running:
