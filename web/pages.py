@@ -123,6 +123,7 @@ def _render(template: str, user: User, **ctx: Any) -> str:
         template,
         user=user,
         role_label=ROLE_LABELS.get(Role(user.role), user.role),
+        server_now=hotline().now().isoformat(),
         labels={
             "status": {s.value: v for s, v in STATUS_LABELS.items()},
             "type": {k.value: v for k, v in TYPE_LABELS.items()},

@@ -15,6 +15,10 @@
     labels: labelsEl ? JSON.parse(labelsEl.textContent) : {},
   };
 
+  // Deadlines are in the center's local time; count down against the server's clock, not the PC's.
+  const skew = body.dataset.serverNow ? new Date(body.dataset.serverNow) - Date.now() : 0;
+  HL.serverNow = () => Date.now() + skew;
+
   /* ------------------------------------------------------------ API */
   HL.api = async function (method, path, data) {
     const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
@@ -71,7 +75,7 @@
   };
   HL.left = function (iso) {
     if (!iso) return "";
-    const ms = new Date(iso) - new Date(HL.serverNow ? HL.serverNow() : Date.now());
+    const ms = new Date(iso) - HL.serverNow();
     const abs = Math.abs(ms), h = Math.floor(abs / 3600e3), d = Math.floor(h / 24);
     const txt = d > 0 ? d + "天" + (h % 24) + "小时" : h > 0 ? h + "小时" + Math.floor((abs % 3600e3) / 60e3) + "分" : Math.floor(abs / 60e3) + "分钟";
     return ms < 0 ? "超期 " + txt : "剩 " + txt;
@@ -156,6 +160,16 @@
       HL.$$(".tabpane", root).forEach((p) => p.classList.toggle("active", p.id === b.dataset.tab));
       if (b.dataset.onshow && HL[b.dataset.onshow]) HL[b.dataset.onshow]();
     }));
+  };
+  /* Wrap a loader so that only the newest call renders: a slow, older answer never overwrites a
+   * newer one. The loader gets a function telling whether it is still the newest. */
+  HL.latest = function (loader) {
+    let seq = 0;
+    return function () {
+      const mine = ++seq;
+      const args = [() => mine === seq].concat(Array.from(arguments));
+      return loader.apply(null, args);
+    };
   };
   HL.debounce = function (fn, ms) {
     let t = null;

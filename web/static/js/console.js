@@ -241,14 +241,15 @@
     if (flash) { tr.classList.remove("flash-row"); void tr.offsetWidth; tr.classList.add("flash-row"); }
     $("#mine-count").textContent = mine.size;
   }
-  async function loadMine() {
+  const loadMine = HL.latest(async (current) => {
     try {
       const r = await HL.get("/workbench/my-tickets?limit=30");
+      if (!current()) return;
       $("#mine tbody").innerHTML = "";
       mine.clear();
       r.items.slice().reverse().forEach((t) => upsertMine(t, false));
     } catch (e) { HL.toast(e.message, "err"); }
-  }
+  });
 
   HL.tabs($("#form-card"));
   HL.live({

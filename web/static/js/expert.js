@@ -5,7 +5,7 @@
   const desk = HL.user.unitId;
   let selected = null;
 
-  async function loadQueue(flashId) {
+  const loadQueue = HL.latest(async (current, flashId) => {
     let r, done;
     try {
       [r, done] = await Promise.all([
@@ -13,6 +13,7 @@
         HL.get("/api/v1/tickets?status=closed&expert_unit_id=" + desk + "&per_page=15&order=newest"),
       ]);
     } catch (e) { HL.toast(e.message, "err"); return; }
+    if (!current()) return;
     const tbody = $("#queue tbody");
     tbody.innerHTML = r.items.map((t) => '<tr data-id="' + t.id + '"' + (selected && selected.id === t.id ? ' class="sel"' : "") + "><td>" +
       esc(t.number) + "</td><td>" + esc(t.title) + "<br>" + HL.tags(t) + "</td><td>" + HL.caller(t.caller) + "</td><td>" + HL.fmt(t.updated_at) + "</td></tr>").join("");
@@ -22,7 +23,7 @@
     if (flashId) { const tr = tbody.querySelector('tr[data-id="' + flashId + '"]'); if (tr) tr.classList.add("flash-row"); }
     $("#answered tbody").innerHTML = done.items.map((t) => "<tr><td>" + esc(t.number) + "</td><td>" + esc(t.title) + "</td><td>" +
       HL.status(t) + "</td><td>" + HL.fmt(t.closed_at) + "</td></tr>").join("") || '<tr><td colspan="4" class="empty">暂无</td></tr>';
-  }
+  });
   async function select(id) {
     const t = await HL.act(() => HL.get("/api/v1/tickets/" + id));
     if (!t) return;

@@ -9,49 +9,62 @@
   function head(t) {
     return '<a href="#" class="open-detail" data-id="' + t.id + '">' + esc(t.number) + "</a> " + HL.tags(t) + "<br>" + esc(t.title);
   }
+  /* Re-render a queue; a live refresh keeps what the supervisor has already chosen in a row. */
   function fill(sel, items, rowFn) {
     const card = $(sel);
+    const tbody = card.querySelector("tbody");
+    const kept = {};
+    $$("tr[data-id] select, tr[data-id] input", tbody).forEach((el) => {
+      if (el.value) kept[el.closest("tr").dataset.id + "|" + el.className] = el.value;
+    });
     card.querySelector("[data-count]").textContent = items.length;
-    card.querySelector("tbody").innerHTML = items.length ? items.map(rowFn).join("") :
-      '<tr><td colspan="4" class="empty">暂无</td></tr>';
+    tbody.innerHTML = items.length ? items.map(rowFn).join("") : '<tr><td colspan="4" class="empty">暂无</td></tr>';
+    $$("tr[data-id] select, tr[data-id] input", tbody).forEach((el) => {
+      const v = kept[el.closest("tr").dataset.id + "|" + el.className];
+      if (v) el.value = v;
+    });
   }
   function lastNote(t, action) {
     const ev = (t.events || []).slice().reverse().find((e) => e.action === action);
     return ev ? ev.note || "" : "";
   }
 
-  async function loadReturned() {
+  const loadReturned = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?status=returned&per_page=30&order=newest");
     const full = await Promise.all(r.items.map((t) => HL.get("/api/v1/tickets/" + t.id).catch(() => t)));
+    if (!current()) return;
     fill("#q-returned", full, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "<br><span class='muted'>" + esc(lastNote(t, "return")) + "</span></td><td>" +
       '<select class="f redispatch-unit">' + unitOptions + '</select><button type="button" class="btn btn-sm btn-primary do-redispatch">改派</button></td></tr>');
-  }
-  async function loadExtensions() {
+  });
+  const loadExtensions = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?pending_extension=true&per_page=30&order=due");
+    if (!current()) return;
     fill("#q-extension", r.items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "<br>延期 " + t.pending_extension.days + " 个工作日：<span class='muted'>" + esc(t.pending_extension.reason) +
       "</span><br><span class='muted'>现时限 " + HL.fmt(t.due_at) + "</span></td><td>" +
       '<button type="button" class="btn btn-sm btn-ok do-approve">同意</button> <button type="button" class="btn btn-sm btn-danger do-refuse">不同意</button></td></tr>');
-  }
-  async function loadOverdue() {
+  });
+  const loadOverdue = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?overdue=true&per_page=50&order=due");
+    if (!current()) return;
     fill("#q-overdue", r.items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + HL.light(t.light) + "</td><td>" + head(t) +
       "</td><td>" + esc(t.unit ? t.unit.name : "") + "<br><span class='muted'>" + HL.fmt(t.due_at) + " · " + HL.left(t.due_at) + "</span></td><td>" +
       '<button type="button" class="btn btn-sm btn-warn do-press">督办</button> ' +
       '<button type="button" class="btn btn-sm btn-danger do-escalate" title="再次超期：升级督办">升级</button></td></tr>');
-  }
-  async function loadReview() {
+  });
+  const loadReview = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?status=replied,reviewed&per_page=50&order=newest");
+    if (!current()) return;
     fill("#q-review", r.items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "：<span class='muted'>" + esc((t.outcome || "").slice(0, 80)) + "</span></td><td>" +
       (t.status === "replied"
         ? '<button type="button" class="btn btn-sm btn-ok do-review-ok">审核通过</button> <button type="button" class="btn btn-sm do-review-no">退回重办</button>'
         : '<button type="button" class="btn btn-sm btn-primary do-close">办结</button>') + "</td></tr>");
-  }
+  });
 
   /* Merge candidates: for the newest open tickets, the similar open tickets the classifier finds. */
-  async function loadMerge() {
+  const loadMerge = HL.latest(async (current) => {
     const box = $("#merge-body");
     let r;
     try { r = await HL.get("/api/v1/tickets?status=accepted,returned,dispatched,signed&per_page=15&order=newest"); } catch (e) { return; }
@@ -72,6 +85,7 @@
         pairs.push({ child, master, score: m.score });
       });
     }));
+    if (!current()) return;
     $("#q-merge [data-count]").textContent = pairs.length;
     if (!available && !pairs.length) { box.innerHTML = '<div class="empty">暂无建议（相似工单服务未启用）</div>'; return; }
     if (!pairs.length) { box.innerHTML = '<div class="empty">暂无并单候选</div>'; return; }
@@ -80,7 +94,7 @@
       "<b>" + esc(p.child.number) + "</b> " + esc(p.child.title) + "<br>→ 并入主案 <b>" + esc(p.master.number) + "</b> " + esc(p.master.title) +
       " <span class='muted'>相似度 " + Math.round(p.score * 100) + "%</span> " +
       '<button type="button" class="btn btn-sm btn-primary do-merge">并单</button></div>').join("");
-  }
+  });
 
   async function loadAll() {
     try { await Promise.all([loadReturned(), loadExtensions(), loadOverdue(), loadReview()]); } catch (e) { HL.toast(e.message, "err"); }

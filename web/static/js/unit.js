@@ -29,9 +29,10 @@
       "<td>" + esc(t.type_label) + "</td><td>" + HL.status(t) + "</td>" +
       "<td>" + HL.fmt(t.due_at) + "<br><span class='muted'>" + HL.left(t.due_at) + "</span></td></tr>";
   }
-  async function loadInbox(flashId) {
+  const loadInbox = HL.latest(async (current, flashId) => {
     let r;
     try { r = await HL.get("/api/v1/inbox?per_page=100"); } catch (e) { HL.toast(e.message, "err"); return; }
+    if (!current()) return;
     const tbody = $("#inbox tbody");
     tbody.innerHTML = r.items.map(row).join("");
     $("#inbox-count").textContent = r.total;
@@ -41,7 +42,7 @@
       const tr = tbody.querySelector('tr[data-id="' + flashId + '"]');
       if (tr) tr.classList.add("flash-row");
     }
-  }
+  });
   HL.loadDone = async function () {
     const r = await HL.act(() => HL.get("/api/v1/tickets?status=replied,reviewed,closed&per_page=30&unit_id=" + myUnit));
     if (!r) return;
