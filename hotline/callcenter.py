@@ -29,9 +29,10 @@ class CallService:
     # ------------------------------------------------------------------ call records
     def offered(
         self, caller_number: str | None, line: str = "12345", *, bridge_id: str | None = None,
-        sip_call_id: str | None = None, direction: str = "in",
+        sip_call_id: str | None = None, direction: str = "in", purpose: str | None = None,
     ) -> int:  # fmt: skip
-        """A call arrived (the INVITE). Returns the call record's id."""
+        """A call arrived (the INVITE), or the bridge places one (``direction="out"`` with its
+        ``purpose``). Returns the call record's id."""
         if direction not in ("in", "out"):
             raise InvalidInput("direction must be in or out")
         number = None
@@ -46,6 +47,7 @@ class CallService:
             call = Call(
                 direction=direction, sip_call_id=sip_call_id, bridge_id=bridge_id, number=number,
                 caller_id=caller_id, line=(line or "12345")[:16], offered_at=now,
+                purpose=(purpose or None) and purpose[:20],
             )  # fmt: skip
             s.add(call)
             s.flush()
@@ -99,14 +101,19 @@ class CallService:
             uow.commit()
 
     def answered(self, call_id: int, operator_id: int | None = None) -> None:
-        """A person (operator or expert) answered: the wait ends here."""
+        """A person (operator or expert) answered: the wait ends here.
+
+        The wait is counted from the moment the caller joined the queue for a person (after the
+        greeting and any menu), as the 15-second answer rate of GB/T 33358 intends; a call that
+        never went through a queue counts from its offer.
+        """
         now = self.hl.now()
         with self.hl.uow() as uow:
             call = uow.session.get(Call, call_id)
             if call is None or call.ended_at is not None:
                 raise NotFound("来电记录不存在或已结束", call_id=call_id)
             call.answered_at = now
-            call.wait_seconds = (now - call.offered_at).total_seconds()
+            call.wait_seconds = (now - (call.queued_at or call.offered_at)).total_seconds()
             if operator_id is not None:
                 call.operator_id = operator_id
             uow.commit()
@@ -127,12 +134,16 @@ class CallService:
             if recording_path:
                 call.recording_path = recording_path
             if call.wait_seconds is None:
-                call.wait_seconds = (now - call.offered_at).total_seconds()
+                call.wait_seconds = (now - (call.queued_at or call.offered_at)).total_seconds()
             if call.operator_id is not None:
                 st = s.get(OperatorState, call.operator_id)
                 if st is not None and st.current_call_id == call_id:
-                    st.status, st.since, st.current_call_id = OperatorStatus.WRAP_UP.value, now, None
-                    st.idle_since = now
+                    if call.answered_at is None:
+                        # The caller left while the operator's phone rang: nothing to wrap up.
+                        st.status, st.since, st.current_call_id = OperatorStatus.AVAILABLE.value, now, None
+                    else:
+                        st.status, st.since, st.current_call_id = OperatorStatus.WRAP_UP.value, now, None
+                        st.idle_since = now
                     uow.add_event(OperatorStateChanged(call.operator_id, st.status, now))
             uow.add_event(CallEnded(call_id, outcome, call.operator_id, now))
             uow.commit()
@@ -150,6 +161,44 @@ class CallService:
                         st.status, st.since, st.current_call_id = OperatorStatus.AVAILABLE.value, now, None
             uow.commit()
             return len(calls)
+
+    def expert_joined(self, call_id: int, expert_id: int) -> None:
+        """An expert desk joined the call (三方通话)."""
+        self._update(call_id, expert_id=expert_id)
+
+    def request_expert(self, actor: Actor, call_id: int, desk_unit_id: int) -> int:
+        """The operator brings an expert desk into a live call: a job for the bridge holding the call."""
+        from hotline.units import Unit, UnitKind
+
+        if actor.role not in ("system", Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN):
+            raise Forbidden("当前角色无权发起三方通话")
+        with self.hl.uow() as uow:
+            s, now = uow.session, self.hl.now()
+            call = s.get(Call, call_id)
+            if call is None or call.ended_at is not None or call.answered_at is None:
+                raise IllegalStep("只能在通话中邀请专家坐席")
+            if actor.role == Role.OPERATOR and call.operator_id != actor.user_id:
+                raise Forbidden("只能为本人正在接听的来电邀请专家")
+            desk = s.get(Unit, desk_unit_id)
+            if desk is None or desk.kind != UnitKind.EXPERT_DESK:
+                raise InvalidInput("目标不是专家坐席", field="desk_unit_id")
+            job = OutboundJob(kind="expert_join", number="", call_id=call.id, unit_id=desk.id,
+                              operator_id=actor.user_id, bridge_id=call.bridge_id, status="pending",
+                              not_before=now, attempts=0, created_at=now)  # fmt: skip
+            s.add(job)
+            uow.commit()
+            return job.id
+
+    def request_call_back(self, actor: Actor, call_id: int) -> int:
+        """漏接回拨: the operator clicks a missed call; a bridge rings the operator and the citizen."""
+        if actor.role not in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN):
+            raise Forbidden("当前角色无权回拨")
+        call = self.get(call_id)
+        if call is None or call.outcome != CallOutcome.ABANDONED or not call.number:
+            raise IllegalStep("只能回拨未接通的来电")
+        if call.callback_done_at is not None:
+            raise IllegalStep("该来电已回拨")
+        return self.enqueue_outbound("missed_call", call.number, call_id=call.id, operator_id=actor.user_id)
 
     def attach_ticket(self, call_id: int, ticket_id: int) -> None:
         with self.hl.uow() as uow:
@@ -277,7 +326,8 @@ class CallService:
                     or_(
                         and_(OutboundJob.status == "pending", OutboundJob.not_before <= now),
                         and_(OutboundJob.status == "claimed", OutboundJob.claimed_at < stale),
-                    )
+                    ),
+                    or_(OutboundJob.bridge_id.is_(None), OutboundJob.bridge_id == bridge_id),
                 )
                 .order_by(OutboundJob.not_before, OutboundJob.id)
                 .limit(limit)

@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, BigId
@@ -60,6 +60,8 @@ class Call(Base):
     caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"))
     number: Mapped[str | None] = mapped_column(String(32))  # the citizen's number, for call-back
     line: Mapped[str] = mapped_column(String(16), default="12345")
+    # Why an outbound call was placed (satisfaction, missed_call, expert_join, ...).
+    purpose: Mapped[str | None] = mapped_column(String(20))
     offered_at: Mapped[dt.datetime]
     queued_at: Mapped[dt.datetime | None]
     answered_at: Mapped[dt.datetime | None]  # by a person
@@ -89,7 +91,14 @@ class OutboundJob(Base):
     one bridge process (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL)."""
 
     __tablename__ = "outbound_jobs"
-    __table_args__ = (Index("ix_outbound_jobs_pending", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbound_jobs_pending", "status", "not_before"),
+        # At most one live (pending or claimed) job per callback: the database itself refuses a
+        # second, whatever a scheduler restart or takeover does.
+        Index("uq_outbound_jobs_live_callback", "callback_id", unique=True,
+              postgresql_where=text("status IN ('pending', 'claimed') AND callback_id IS NOT NULL"),
+              sqlite_where=text("status IN ('pending', 'claimed') AND callback_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # satisfaction | missed_call
@@ -98,6 +107,9 @@ class OutboundJob(Base):
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # expert_join: the desk
+    # Only this bridge may claim the job (an expert joins the call where the call is); None = any.
+    bridge_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|claimed|done|failed
     not_before: Mapped[dt.datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -144,3 +144,15 @@ def test_knowledge_search(login, hl, city):
     items = login("op1").get("/api/v1/knowledge?q=社保卡").json["items"]
     assert items and items[0]["title"] == "社保卡挂失"
     assert login("op1").get("/api/v1/knowledge?q=100%_").json["items"] == []
+
+
+def test_call_endpoints(login, city, hl):
+    op = login("op1")
+    call_id = hl.calls.offered("13900001234", bridge_id="b1")
+    hl.calls.queued(call_id)
+    hl.calls.ended(call_id, "abandoned")
+    assert [c["id"] for c in op.get("/api/v1/calls/missed").json["items"]] == [call_id]
+    assert op.post(f"/api/v1/calls/{call_id}/call-back").status_code == 202
+    assert op.post(f"/api/v1/calls/{call_id}/expert", json={"desk_unit_id": city.legal.id}).status_code == 409
+    assert login("t01").post(f"/api/v1/calls/{call_id}/call-back").status_code == 403
+    assert op.post("/api/v1/calls/424242/call-back").status_code == 409

@@ -74,3 +74,50 @@ def test_bad_call_input(city):
         city.hl.calls.ended(city.hl.calls.offered(None), "exploded")
     anon = city.hl.calls.get(city.hl.calls.offered("anonymous"))
     assert anon.number is None
+
+
+def test_caller_leaving_while_the_operator_rings_frees_the_operator(city, clock):
+    hl = city.hl
+    hl.calls.set_state(city.operator, city.operator.user_id, "available")
+    call_id = hl.calls.offered("13900001234", bridge_id="b1")
+    clock.advance(seconds=20)  # greeting and menu do not count as waiting for a person
+    hl.calls.queued(call_id)
+    op, _ = hl.calls.next_available()
+    hl.calls.assign(call_id, op)
+    clock.advance(seconds=9)
+    hl.calls.ended(call_id, "abandoned")
+    assert hl.calls.get(call_id).wait_seconds == 9
+    assert {s["user_id"]: s["status"] for s in hl.calls.operator_states()}[op] == "available"
+
+
+def test_expert_join_goes_to_the_bridge_holding_the_call(city):
+    hl = city.hl
+    call_id = hl.calls.offered("13900001234", bridge_id="b1")
+    hl.calls.queued(call_id)
+    from hotline.errors import IllegalStep
+
+    with pytest.raises(IllegalStep):  # not answered yet
+        hl.calls.request_expert(city.operator, call_id, city.legal.id)
+    hl.calls.answered(call_id, city.operator.user_id)
+    with pytest.raises(InvalidInput):
+        hl.calls.request_expert(city.operator, call_id, city.township.id)
+    job = hl.calls.request_expert(city.operator, call_id, city.legal.id)
+    assert hl.calls.claim_outbound("b2") == []
+    claimed = hl.calls.claim_outbound("b1")
+    assert [(j.id, j.kind, j.unit_id) for j in claimed] == [(job, "expert_join", city.legal.id)]
+    hl.calls.expert_joined(call_id, city.expert.user_id)
+    assert hl.calls.get(call_id).expert_id == city.expert.user_id
+
+
+def test_one_live_job_per_callback(city):
+    from sqlalchemy import select
+
+    from hotline.callbacks import Callback
+    from hotline.errors import Conflict
+
+    t = city.closed()
+    with city.hl.uow(readonly=True) as uow:
+        cb = uow.session.scalar(select(Callback).where(Callback.ticket_id == t.id))
+    city.hl.calls.enqueue_outbound("satisfaction", "13812345678", callback_id=cb.id)
+    with pytest.raises(Conflict):
+        city.hl.calls.enqueue_outbound("satisfaction", "13812345678", callback_id=cb.id)

@@ -61,7 +61,7 @@ def route(
             return jsonify(result), status
 
         flask_path = path.replace("{", "<").replace("}", ">")
-        for name, conv in (("ticket_id", "int"), ("unit_id", "int"), ("callback_id", "int"), ("user_id", "int")):
+        for name, conv in (("ticket_id", "int"), ("unit_id", "int"), ("callback_id", "int"), ("user_id", "int"), ("call_id", "int")):
             flask_path = flask_path.replace(f"<{name}>", f"<{conv}:{name}>")
         bp.add_url_rule(flask_path, endpoint=fn.__name__, view_func=view, methods=[method])
         return view

@@ -79,6 +79,17 @@ def my_state(data: s.OperatorStateBody):  # noqa: ANN201
     return {"user_id": st.user_id, "status": st.status, "since": st.since.isoformat()}
 
 
+@route("/calls/{call_id}/expert", "POST", summary="邀请专家坐席加入通话（三方通话）", tag="calls", body=s.ExpertJoin,
+       status=202)  # fmt: skip
+def call_expert(call_id: int, data: s.ExpertJoin):  # noqa: ANN201
+    return {"job_id": hotline().calls.request_expert(current_actor(), call_id, data.desk_unit_id)}
+
+
+@route("/calls/{call_id}/call-back", "POST", summary="漏接回拨", tag="calls", status=202)
+def call_back(call_id: int):  # noqa: ANN201
+    return {"job_id": hotline().calls.request_call_back(current_actor(), call_id)}
+
+
 @route("/calls/missed", summary="漏接来电（待回拨）", tag="calls")
 @roles_required(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 def missed_calls():  # noqa: ANN201

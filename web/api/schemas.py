@@ -185,3 +185,7 @@ class CalendarOverrideBody(Body):
 
 class LabelMapBody(Body):
     mapping: dict[str, str] = Field(..., description="label -> unit code")
+
+
+class ExpertJoin(Body):
+    desk_unit_id: int
