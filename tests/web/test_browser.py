@@ -163,6 +163,20 @@ def test_unit_signs_and_replies_and_the_operator_view_updates(server, open_as):
     assert not unit.errors and not console.errors
 
 
+def test_a_page_that_lost_its_connection_catches_up_on_reconnect(server, open_as):
+    city = server.city
+    unit = open_as("d02")
+    unit.evaluate("window.__noReload = 1; window.HL_LIVE.socket.disconnect()")
+    unit.wait_for_function("document.querySelector('#live-status').textContent.includes('断开')")
+    missed = city.dispatched(unit=city.roads, content="市区主干道井盖缺失，夜间有安全隐患")
+    assert unit.locator(f"#inbox tbody tr[data-id='{missed.id}']").count() == 0  # offline: nothing arrived
+    unit.evaluate("window.HL_LIVE.socket.connect()")
+    unit.wait_for_selector(f"#inbox tbody tr[data-id='{missed.id}']", timeout=2000)
+    assert unit.evaluate("window.__noReload") == 1
+    assert unit.inner_text("#new-count") == "新工单 1"  # a missed arrival still counts and chimes
+    assert unit.evaluate("window.HL_LIVE.received.some(r => r.catchup && r.ev.ticket_id === %d)" % missed.id)
+
+
 def test_unit_user_is_refused_the_manager_page(server, open_as):
     unit = open_as("t01", wait_live=False)
     resp = unit.goto(server.url + "/dashboard")
