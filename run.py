@@ -69,6 +69,9 @@ def _setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     install_log_masking()
+    # Libraries that chatter at start-up: the migrations and jieba's dictionary loading.
+    for name in ("alembic", "jieba"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # Each subsystem may contribute start-up hooks; they are looked up by name so that the core runs
