@@ -236,7 +236,15 @@ def test_console_screen_pop_suggestions_and_merge(server, open_as):
 
 
 def test_console_without_classifier_says_no_suggestion(server, open_as):
+    closed = server.city.closed(content="路灯已修好，待回访")
     console = open_as("op1")
+    # 回访: the closed ticket's callback is on the list; one click records the caller's verdict.
+    row = console.locator("#callbacks tr[data-cb]", has_text=closed.number)
+    row.wait_for(timeout=3000)
+    with console.expect_response(lambda r: "/api/v1/callbacks/" in r.url and r.url.endswith("/result")) as resp:
+        row.locator("button[data-sat='satisfied']").click()
+    assert resp.value.status == 200 and resp.value.json()["satisfaction"] == "satisfied"
+    row.wait_for(state="detached", timeout=3000)
     console.route("**/api/v1/suggest?*", lambda r: r.fulfill(status=200, content_type="application/json",
                                                               body=json.dumps({"available": False, "choices": []})))  # fmt: skip
     console.route("**/api/v1/tickets/similar?*", lambda r: r.fulfill(status=404, content_type="application/json", body="{}"))

@@ -251,6 +251,51 @@
     } catch (e) { HL.toast(e.message, "err"); }
   });
 
+  /* ------------------------------------------------------------ callbacks (回访) and missed calls */
+  const loadFollowups = HL.latest(async (current) => {
+    let cbs, missed;
+    try {
+      [cbs, missed] = await Promise.all([HL.get("/api/v1/callbacks?status=manual,pending"), HL.get("/api/v1/calls/missed?limit=30")]);
+    } catch (e) { return; }
+    if (!current()) return;
+    $("#cb-count").textContent = cbs.total;
+    $("#callbacks tbody").innerHTML = cbs.items.map((c) => '<tr data-cb="' + c.id + '"><td>' + esc(c.ticket_number) + "<br><span class='muted'>" +
+      esc(c.phone || "") + (c.confidential ? " · 保密" : "") + " · " + HL.fmt(c.due_at) + "</span></td><td>" +
+      '<label><input type="checkbox" class="cb-solved" checked> 已解决</label><br>' +
+      '<button type="button" class="btn btn-sm btn-ok" data-sat="satisfied">满意</button> ' +
+      '<button type="button" class="btn btn-sm" data-sat="basic">基本满意</button> ' +
+      '<button type="button" class="btn btn-sm btn-danger" data-sat="unsatisfied">不满意</button></td></tr>').join("") ||
+      '<tr><td class="empty">暂无待回访</td></tr>';
+    $("#missed-count").textContent = missed.items.length;
+    $("#missed tbody").innerHTML = missed.items.map((c) => '<tr data-number="' + esc(c.number) + '"><td>' + esc(c.number) +
+      "<br><span class='muted'>" + HL.fmt(c.offered_at) + " · 等待" + Math.round(c.wait_seconds || 0) + "秒 · " + esc(c.line) + "</span></td>" +
+      '<td><button type="button" class="btn btn-sm use-missed">回拨登记</button></td></tr>').join("") ||
+      '<tr><td class="empty">暂无漏接来电</td></tr>';
+  });
+  $("#callbacks").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-sat]");
+    if (!b) return;
+    const tr = b.closest("tr");
+    const r = await HL.act(() => HL.post("/api/v1/callbacks/" + tr.dataset.cb + "/result",
+      { satisfaction: b.dataset.sat, solved: tr.querySelector(".cb-solved").checked }), "回访结果已登记：" + b.textContent);
+    if (r) loadFollowups();
+  });
+  $("#missed").addEventListener("click", async (ev) => {
+    const b = ev.target.closest(".use-missed");
+    if (!b) return;
+    const number = b.closest("tr").dataset.number;
+    resetForm();
+    $("#f-phone").value = number;
+    $("#lookup-phone").value = number;
+    const h = await HL.act(() => HL.get("/api/v1/callers/" + encodeURIComponent(number) + "/history"));
+    if (h) renderHistory(h, null);
+    $("#f-content").focus();
+  });
+  $("#followup-refresh").addEventListener("click", () => loadFollowups());
+  HL.tabs($("#followup-card"));
+  loadFollowups();
+  setInterval(() => loadFollowups(), 60000);
+
   HL.tabs($("#form-card"));
   HL.live({
     ready: () => { loadMine(); loadState(); },
