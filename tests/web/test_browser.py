@@ -305,6 +305,13 @@ def test_supervisor_expert_and_manager_workbenches(server, open_as):
 
         lawyer = open_as("lawyer")
         assert lawyer.url.endswith("/expert")
+        # The operator's three-way transfer rings this expert: their seat pops the caller too.
+        hl.calls.set_state(city.expert, city.expert.user_id, "available")
+        xfer = hl.calls.offered("13812345678")
+        hl.calls.assign(xfer, city.expert.user_id)
+        lawyer.wait_for_selector("#pop-card:not([hidden]) #pop-number", timeout=2000)
+        assert lawyer.inner_text("#pop-number") == "13812345678"
+        hl.calls.ended(xfer, "answered")
         lawyer.click(f"#queue tbody tr[data-id='{to_expert.id}']")
         lawyer.wait_for_selector("#expert-actions:not([hidden])")
         assert "13812345678" in lawyer.inner_text("#detail")  # the desk talks to the caller

@@ -59,7 +59,22 @@
   $("#kb-btn").addEventListener("click", () => searchKb($("#kb-q").value.trim()));
   $("#kb-q").addEventListener("keydown", (e) => { if (e.key === "Enter") searchKb($("#kb-q").value.trim()); });
 
+  /* A call transferred to this expert (three-way): who it is and what they asked before. */
+  async function popCall(callId) {
+    const p = await HL.act(() => HL.get("/workbench/calls/" + callId + "/pop"));
+    if (!p) return;
+    const c = p.caller || {};
+    $("#pop-body").innerHTML = '<div class="number" id="pop-number">' + esc(c.phone || p.number || "未知号码") + "</div>" +
+      (c.known ? esc(c.name || "") + " · 历史工单 " + (c.ticket_count || 0) + " 件" : "首次来电") +
+      (p.tickets || []).slice(0, 5).map((t) => "<div>" + esc(t.number) + " " + HL.status(t) + " " + esc(t.title) + "</div>").join("");
+    $("#pop-card").hidden = false;
+    $("#pop-card").classList.add("pop");
+    HL.beep();
+  }
+  $("#pop-close").addEventListener("click", () => { $("#pop-card").hidden = true; });
+
   HL.live({
+    call_pop: (d) => popCall(d.call_id),
     ready: () => loadQueue(),
     resync: () => loadQueue(),
     ticket: (ev) => {
