@@ -171,6 +171,12 @@
       return loader.apply(null, args);
     };
   };
+  /* Coalesce a burst: the first call schedules fn after ms, the calls until then ride along
+   * (a busy center sends many events a second; a queue page refreshes at most once per ms). */
+  HL.coalesce = function (fn, ms) {
+    let t = null;
+    return function () { if (t) return; t = setTimeout(() => { t = null; fn(); }, ms); };
+  };
   HL.debounce = function (fn, ms) {
     let t = null;
     return function () { const a = arguments; clearTimeout(t); t = setTimeout(() => fn.apply(null, a), ms); };

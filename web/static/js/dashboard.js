@@ -64,7 +64,7 @@
     busy = false;
     if (again) { again = false; setTimeout(refresh, 300); }
   }
-  const soon = HL.debounce(refresh, 800);
+  const soon = HL.coalesce(refresh, 1000);
   HL.live({ ready: refresh, resync: refresh, ticket: soon, calls: soon, call_ended: soon, operator_state: soon, callback: soon });
   refresh();
   setInterval(refresh, 30000);

@@ -4,6 +4,7 @@
   "use strict";
   const { $, $$, esc } = HL;
   const unitOptions = $("#unit-options").innerHTML;
+  const notes = new Map();
   const OPEN = ["accepted", "returned", "dispatched", "signed", "replied", "reviewed"];
 
   function head(t) {
@@ -31,7 +32,12 @@
 
   const loadReturned = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?status=returned&per_page=30&order=newest");
-    const full = await Promise.all(r.items.map((t) => HL.get("/api/v1/tickets/" + t.id).catch(() => t)));
+    // The return reason is in the ticket's log: fetch it once per ticket version, not on every refresh.
+    const full = await Promise.all(r.items.map((t) => {
+      const hit = notes.get(t.id);
+      if (hit && hit.version === t.version) return hit;
+      return HL.get("/api/v1/tickets/" + t.id).then((d) => { notes.set(t.id, d); return d; }, () => t);
+    }));
     if (!current()) return;
     fill("#q-returned", full, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "<br><span class='muted'>" + esc(lastNote(t, "return")) + "</span></td><td>" +
@@ -147,7 +153,7 @@
     if (done) loadAll();
   });
 
-  const reload = HL.debounce(loadAll, 400);
+  const reload = HL.coalesce(loadAll, 700);
   HL.live({ ready: loadAll, resync: loadAll, ticket: reload });
   loadAll();
   loadMerge();
