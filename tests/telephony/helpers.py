@@ -24,6 +24,31 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_sip_port() -> int:
+    """A port for baresip's sip_listen: it binds UDP and TCP on it and TLS on the next one."""
+    for _ in range(50):
+        p = free_udp_port()
+        socks = []
+        try:
+            for q, kind in ((p, socket.SOCK_DGRAM), (p, socket.SOCK_STREAM), (p + 1, socket.SOCK_STREAM)):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free SIP port")
+
+
 def free_udp_pair() -> int:
     """An even port whose odd neighbour is free too (SIPp uses mp and mp+2 for its media)."""
     for _ in range(50):

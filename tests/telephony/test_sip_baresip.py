@@ -14,7 +14,7 @@ import pytest
 
 from telephony.media import save_wav, tone
 
-from .helpers import dominant_freq, free_udp_port, rms, wait_until
+from .helpers import dominant_freq, free_sip_port, free_tcp_port, rms, wait_until
 
 BARESIP = shutil.which("baresip")
 MODULES = Path("/usr/lib/baresip/modules")
@@ -28,8 +28,8 @@ class Baresip:
                  account_params: str = "", extra: str = ""):
         workdir.mkdir(parents=True, exist_ok=True)
         self.dir = workdir
-        self.ctrl = free_udp_port()  # a TCP port: free on UDP is a good enough guess on loopback
-        self.sip = sip = sip or free_udp_port()
+        self.ctrl = free_tcp_port()  # ctrl_tcp listens on TCP (a port free on UDP may not be)
+        self.sip = sip = sip or free_sip_port()
         (workdir / "config").write_text(f"""poll_method epoll
 sip_listen 127.0.0.1:{sip}
 audio_player aufile,{workdir / 'heard.wav'}
