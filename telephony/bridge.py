@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import SipConfig
 from .media import Mixer, MediaEngine, load_wav, tone
-from .ports import OutboundJob, OutboundResult, Ports
+from .ports import SATISFACTION_QUESTIONS, OutboundJob, OutboundResult, Ports
 from .privacy import mask_number, mask_text
 from .sip import InboundCall, Leg, OutboundCall, SipUA
 
@@ -397,34 +397,76 @@ class Bridge:
                     self._qlock.notify_all()
 
     # -- three-way with an expert desk ---------------------------------------------------------
-    def add_expert(self, call_id: int, desk: str, ring_seconds: float = 30.0) -> str:
-        """Bring an expert desk into a connected call (三方通话). Returns the dial result."""
+    def add_expert(self, call_id: int, desk: str | int, ring_seconds: float = 30.0) -> str:
+        """Bring an expert desk into a connected call (三方通话): answered / no_answer / failed."""
+        return self.join_expert(call_id, desk, ring_seconds).outcome
+
+    def join_expert(self, call_id: int, desk: str | int, ring_seconds: float) -> OutboundResult:
+        """Claim a free expert of ``desk``, ring them and mix them into the live call ``call_id``.
+
+        ``outcome`` is ``answered`` (mixed in, ``expert_joined`` reported), ``no_answer`` (rang
+        out or busy; ``detail`` says which) or ``failed`` (the call is not live here, nobody of
+        the desk is free, the dial failed). The expert is released when their leg ends.
+        """
         active = self.active.get(call_id)
-        if active is None:
-            return "failed"
+        if active is None or active.caller.ended.is_set():
+            return OutboundResult("failed", call_id=call_id, detail="call not live on this bridge")
         found = self.ports.operators.expert_for(desk)
         if found is None:
-            return "failed"
+            return OutboundResult("failed", call_id=call_id, detail="no expert of the desk is free")
         expert_id, uri = found
+        released = threading.Event()
+
+        def release(*_: object) -> None:
+            if not released.is_set():
+                released.set()
+                self.ports.operators.mark_available(expert_id)
+
+        def gone() -> bool:  # the conversation is over (or was cleaned up without this leg)
+            return active.caller.ended.is_set() or self.active.get(call_id) is not active
+
         try:
-            leg = self.ua.dial(uri, caller=active.caller.caller if isinstance(active.caller, InboundCall)
-                               else None, display=f"12345-{desk}")
+            caller = active.caller.caller if isinstance(active.caller, InboundCall) else self.cfg.line
+            leg = self.ua.dial(uri, caller=caller, display=f"{self.cfg.line}-expert")
+        except Exception as exc:
+            release()
+            return OutboundResult("failed", call_id=call_id, detail=f"dial failed: {exc}",
+                                  expert_id=expert_id)
+        stop_watch = threading.Event()
+
+        def watch_call() -> None:  # the citizen or the operator hangs up while the expert rings
+            while not stop_watch.wait(0.1):
+                if gone():
+                    leg.cancel("no_answer")
+                    return
+        threading.Thread(target=watch_call, name=f"expert-watch-{call_id}", daemon=True).start()
+        try:
             result = leg.wait(ring_seconds)
-        except Exception:
-            self.ports.operators.mark_available(expert_id)
-            raise
-        if result != "answered" or active.caller.ended.is_set():
+        finally:
+            stop_watch.set()
+        if result != "answered" or gone():
             if leg.state != "ended":
                 leg.hangup()
-            self.ports.operators.mark_available(expert_id)
-            return result if result != "answered" else "failed"
+            release()
+            if result == "answered" or gone():
+                return OutboundResult("failed", call_id=call_id, detail="call ended while ringing",
+                                      expert_id=expert_id)
+            log.info("expert %s of desk %s did not take call %s: %s", expert_id, desk, call_id, result)
+            return OutboundResult("no_answer" if result in ("no_answer", "busy") else "failed",
+                                  call_id=call_id, detail=result, expert_id=expert_id)
+        leg.on_end.append(lambda lg: (active.mixer.remove(lg.media), release()))
         active.legs.append(leg)
         active.mixer.add(leg.media)
-        leg.on_end.append(lambda lg: (active.mixer.remove(lg.media),
-                                      self.ports.operators.mark_available(expert_id)))
+        if gone() or leg.ended.is_set():
+            # the call's clean-up may have run before this leg was in active.legs
+            if leg.state != "ended":
+                leg.hangup()
+            release()
+            return OutboundResult("failed", call_id=call_id, detail="call ended while joining",
+                                  expert_id=expert_id)
         self.ports.calls.expert_joined(call_id, expert_id)
-        log.info("expert desk %s joined call %s", desk, call_id)
-        return result
+        log.info("expert %s of desk %s joined call %s", expert_id, desk, call_id)
+        return OutboundResult("answered", call_id=call_id, expert_id=expert_id)
 
     # -- outbound -----------------------------------------------------------------------------
     def call_back(self, operator_id: int, number: str, ring_seconds: float | None = None,
@@ -442,8 +484,8 @@ class Bridge:
             op_leg.media.play(self.prompts["music"], loop=True)
             leg = OutboundCall(self.ua, number, self.cfg.line)
             try:
-                call_id = self.ports.calls.outbound(number, "callback", self.cfg.bridge_id,
-                                                    leg.call_id, operator_id)
+                call_id = self.ports.calls.outbound(number, "missed_call", self.cfg.bridge_id,
+                                                    leg.call_id, operator_id, line=self.cfg.line)
             except Exception:
                 leg.finish("not_logged")
                 op_leg.hangup()
@@ -480,14 +522,22 @@ class Bridge:
 
     def survey_call(self, number: str, prompt: str = "survey", max_digits: int = 1,
                     digit_timeout: float = 8.0, ring_timeout: float | None = None,
-                    purpose: str = "survey") -> OutboundResult:
-        """Dial, play a prompt, collect DTMF. Always ends: answered/busy/no_answer/failed."""
+                    purpose: str = "survey",
+                    questions: tuple[tuple[str, str], ...] = ()) -> OutboundResult:
+        """Dial, play a prompt, collect DTMF. Always ends: answered/busy/no_answer/failed.
+
+        With ``questions`` (``((prompt, valid digits), ...)``, e.g. the satisfaction survey) each
+        prompt is asked in turn for one digit, ``digit_timeout`` s after the prompt ends, asked
+        once more after a silence or an invalid key; ``digits`` holds the answers in order ("12"),
+        as far as the citizen got. Without, ``prompt`` is played once for up to ``max_digits``.
+        """
         try:
             leg = OutboundCall(self.ua, number, self.cfg.line)
         except Exception as exc:  # a number or URI we cannot dial
             return OutboundResult("failed", detail=str(exc))
         try:
-            call_id = self.ports.calls.outbound(number, purpose, self.cfg.bridge_id, leg.call_id)
+            call_id = self.ports.calls.outbound(number, purpose, self.cfg.bridge_id, leg.call_id,
+                                                line=self.cfg.line)
         except Exception:
             leg.finish("not_logged")
             raise
@@ -498,23 +548,48 @@ class Bridge:
             self.ports.calls.ended(call_id, "failed")
             return OutboundResult("failed", call_id=call_id, detail=str(exc))
         result = leg.wait(ring_timeout or self.cfg.outbound_ring_seconds)
-        digits = ""
+        answers: list[str] = []
         if result == "answered":
             try:
                 leg.media.flush_dtmf()
-                leg.media.play(self.prompts[prompt])
-                digits = self._collect(leg, max_digits, digit_timeout + len(self.prompts[prompt]) / 16000,
-                                       digit_timeout, terminator="#")
-                if digits:
+                if questions:
+                    self._ask(leg, questions, digit_timeout, answers)
+                else:
+                    leg.media.play(self.prompts[prompt])
+                    answers.append(self._collect(
+                        leg, max_digits, digit_timeout + len(self.prompts[prompt]) / 16000,
+                        digit_timeout, terminator="#"))
+                if "".join(answers):
                     self._play(leg, "survey_thanks")
             except CallerGone:
                 pass
             finally:
                 leg.hangup()
+        digits = "".join(answers)
         self.ports.calls.ended(call_id, result)
         log.info("outbound %s to %s: %s %s", purpose, mask_text(number), result,
-                 "digits" if digits else "")
+                 f"{len(digits)} digits" if digits else "")
         return OutboundResult(result, digits, call_id)
+
+    def _ask(self, leg: Leg, questions: tuple[tuple[str, str], ...], digit_timeout: float,
+             answers: list[str], tries: int = 2) -> None:
+        """One valid digit per question into ``answers``; stops at a question left unanswered.
+        Digits keyed ahead (during a prompt, or for the next question) are kept."""
+        for prompt, valid in questions:
+            got = ""
+            for _ in range(tries):
+                pcm = self.prompts[prompt]
+                leg.media.play(pcm)
+                key = self._collect(leg, 1, digit_timeout + len(pcm) / 16000, 0, terminator=None)
+                if key and key in valid:
+                    got = key
+                    break
+                if key:  # a key that answers nothing: say so, ask again
+                    leg.media.flush_dtmf()
+                    self._play(leg, "invalid")
+            if not got:
+                return
+            answers.append(got)
 
     def _jobs_loop(self) -> None:
         jobs = self.ports.jobs
@@ -537,11 +612,22 @@ class Bridge:
 
     def _run_job(self, job: OutboundJob) -> None:
         try:
-            if job.purpose == "missed_call" and job.operator_id is not None:
-                result = self.call_back(job.operator_id, job.number, job.ring_timeout, job.call_id)
-            else:
+            if job.purpose == "missed_call":
+                result = (self.call_back(job.operator_id, job.number, job.ring_timeout, job.call_id)
+                          if job.operator_id is not None
+                          else OutboundResult("failed", detail="no operator to connect"))
+            elif job.purpose == "expert_join":
+                if job.call_id is None or job.desk is None:
+                    result = OutboundResult("failed", call_id=job.call_id, detail="no call or desk")
+                else:
+                    result = self.join_expert(job.call_id, job.desk, self.cfg.operator_ring_seconds)
+            elif job.purpose in ("satisfaction", "survey"):
+                questions = job.questions or (SATISFACTION_QUESTIONS if job.purpose == "satisfaction"
+                                              else ())
                 result = self.survey_call(job.number, job.prompt, job.max_digits, job.digit_timeout,
-                                          job.ring_timeout, job.purpose)
+                                          job.ring_timeout, job.purpose, questions)
+            else:
+                result = OutboundResult("failed", detail=f"unknown job kind {job.purpose!r}")
         except Exception as exc:
             log.exception("outbound job %s failed", job.job_id)
             result = OutboundResult("failed", detail=str(exc))

@@ -20,7 +20,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from .ports import OutboundJob, OutboundResult, Ports
+from .ports import SATISFACTION_QUESTIONS, OutboundJob, OutboundResult, Ports
 
 if TYPE_CHECKING:
     from hotline.app import Hotline
@@ -75,13 +75,7 @@ class HotlineCallLog:
 
     @_safe()
     def expert_joined(self, call_id: int, expert_id: int) -> None:
-        # The core has no service for this yet: set the column in one transaction of our own.
-        from hotline.calls import Call
-        with self.hl.uow() as uow:
-            call = uow.session.get(Call, call_id)
-            if call is not None:
-                call.expert_id = expert_id
-                uow.commit()
+        self.hl.calls.expert_joined(call_id, expert_id)
 
     @_safe()
     def ended(self, call_id: int, outcome: str, ticket_id: int | None = None,
@@ -94,9 +88,13 @@ class HotlineCallLog:
         return self.hl.calls.close_interrupted(bridge_id)
 
     def outbound(self, number: str, purpose: str, bridge_id: str, sip_call_id: str,
-                 operator_id: int | None = None) -> int:
-        return self.hl.calls.offered(number, purpose[:16], bridge_id=bridge_id,
-                                     sip_call_id=sip_call_id, direction="out")
+                 operator_id: int | None = None, line: str = "12345") -> int:
+        # ``line``: the hotline line the call is placed from; ``purpose``: why (its own column).
+        # The operator of a call-back is recorded by ``ringing`` (calls.assign: the screen-pop).
+        # A SIP URI target (sip:13812345678@gw) is recorded by its user part, the number.
+        m = re.match(r"(?:sips?|tel):([^@;]+)", number or "")
+        return self.hl.calls.offered(m.group(1) if m else number, line, bridge_id=bridge_id,
+                                     sip_call_id=sip_call_id, direction="out", purpose=purpose)
 
 
 class HotlineOperators:
@@ -147,10 +145,13 @@ class HotlineOperators:
         return u.sip_uri if u is not None else None
 
     @_safe()
-    def expert_for(self, desk: str) -> tuple[int, str] | None:
-        """``desk`` is an expert-desk unit's code (E01) or id."""
-        unit = self.hl.directory.unit_by_code(desk)
-        unit_id = unit.id if unit is not None else (int(desk) if str(desk).isdigit() else None)
+    def expert_for(self, desk: str | int) -> tuple[int, str] | None:
+        """``desk`` is an expert-desk unit's id (``int``, from an ``expert_join`` job) or code (E01)."""
+        if isinstance(desk, int):
+            unit_id: int | None = desk
+        else:
+            unit = self.hl.directory.unit_by_code(desk)
+            unit_id = unit.id if unit is not None else (int(desk) if str(desk).isdigit() else None)
         if unit_id is None:
             return None
         got = self.hl.calls.next_available(role="expert", unit_id=unit_id)
@@ -195,21 +196,33 @@ class HotlineOutboundJobs:
         self.hl = hl
 
     def claim(self, bridge_id: str, limit: int) -> list[OutboundJob]:
+        # Only the number travels to the bridge (never the caller's name: a confidential caller is
+        # called, never named).
         out = []
         for job in self.hl.calls.claim_outbound(bridge_id, limit):
             if job.kind == "missed_call":
                 out.append(OutboundJob(job.id, job.number, purpose="missed_call",
                                        operator_id=job.operator_id, call_id=job.call_id))
-            else:  # satisfaction callback: 1 satisfied, 2 basically satisfied, 3 not satisfied
+            elif job.kind == "expert_join":  # claim_outbound routes it to the call's bridge
+                out.append(OutboundJob(job.id, "", purpose="expert_join", call_id=job.call_id,
+                                       desk=job.unit_id, operator_id=job.operator_id))
+            elif job.kind == "satisfaction":
+                # 1 satisfied / 2 basically / 3 not satisfied, then 1 solved / 2 not solved:
+                # reported as "12" (scheduler.callbacks.parse_result)
+                out.append(OutboundJob(job.id, job.number, purpose="satisfaction",
+                                       questions=SATISFACTION_QUESTIONS))
+            else:
                 out.append(OutboundJob(job.id, job.number, prompt="survey", max_digits=1,
-                                       purpose=job.kind[:16]))
+                                       purpose=job.kind[:20]))
         return out
 
     @_safe()
     def report(self, job_id: int, result: OutboundResult) -> None:
-        self.hl.calls.finish_outbound(
-            job_id, {"outcome": result.outcome, "digits": result.digits, "call_id": result.call_id,
-                     "detail": result.detail}, ok=result.outcome == "answered")
+        data = {"outcome": result.outcome, "digits": result.digits, "call_id": result.call_id,
+                "detail": result.detail}
+        if result.expert_id is not None:
+            data["expert_id"] = result.expert_id
+        self.hl.calls.finish_outbound(job_id, data, ok=result.outcome == "answered")
 
 
 def hotline_ports(hl: "Hotline") -> Ports:

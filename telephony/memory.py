@@ -76,12 +76,12 @@ class MemoryCallLog:
             return cid
 
     def outbound(self, number: str, purpose: str, bridge_id: str, sip_call_id: str,
-                 operator_id: int | None = None) -> int:
+                 operator_id: int | None = None, line: str = "12345") -> int:
         with self._lock:
             cid = self._next
             self._next += 1
             self._write({"ev": "new", "id": cid, "rec": {
-                "id": cid, "direction": "out", "caller": number, "line": purpose,
+                "id": cid, "direction": "out", "caller": number, "line": line,
                 "purpose": purpose, "bridge_id": bridge_id, "sip_call_id": sip_call_id,
                 "offered_at": _now(), "queued_at": None, "answered_at": None, "ended_at": None,
                 "outcome": None, "operator_id": operator_id, "ticket_id": None,
@@ -122,8 +122,9 @@ class MemoryCallLog:
             fields["ticket_id"] = ticket_id
         if recording_path is not None:
             fields["recording_path"] = recording_path
-        if rec.get("queued_at") and rec.get("wait_seconds") is None:
-            fields["wait_seconds"] = round(now - rec["queued_at"], 3)  # abandoned in queue
+        if rec.get("wait_seconds") is None:  # never answered: waited until the end, like the core
+            start = rec.get("queued_at") or rec.get("offered_at") or now
+            fields["wait_seconds"] = round(now - start, 3)
         self._set(call_id, **fields)
 
     def close_interrupted(self, bridge_id: str) -> int:
@@ -195,7 +196,8 @@ class MemoryOperatorDirectory:
         o = self.ops.get(operator_id)
         return o["uri"] if o else None
 
-    def expert_for(self, desk: str) -> tuple[int, str] | None:
+    def expert_for(self, desk: str | int) -> tuple[int, str] | None:
+        desk = str(desk)
         if desk not in self.experts:
             return None
         return 9000 + sorted(self.experts).index(desk), self.experts[desk]

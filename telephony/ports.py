@@ -48,8 +48,9 @@ class CallLog(Protocol):
         """Close every open call of ``bridge_id`` as ``interrupted``; returns how many."""
 
     def outbound(self, number: str, purpose: str, bridge_id: str, sip_call_id: str,
-                 operator_id: int | None = None) -> int:
-        """An outbound call (callback, survey) starts. Returns the call record id."""
+                 operator_id: int | None = None, line: str = "12345") -> int:
+        """An outbound call starts. ``purpose`` says why (``satisfaction``, ``missed_call``, ...);
+        ``line`` is the hotline line it is placed from. Returns the call record id."""
 
 
 @runtime_checkable
@@ -57,17 +58,19 @@ class OperatorDirectory(Protocol):
     def next_available(self, exclude: frozenset[int] = frozenset()) -> tuple[int, str] | None:
         """The longest-idle available operator not in ``exclude``: ``(operator_id, sip_uri)``."""
 
-    def mark_busy(self, operator_id: int) -> None: ...
+    def mark_busy(self, operator_id: int) -> None:
+        """The operator is taken for a call this bridge places (click-to-call-back)."""
 
     def mark_available(self, operator_id: int) -> None:
         """The operator is free again (idle time restarts now)."""
 
     def sip_uri(self, operator_id: int) -> str | None: ...
 
-    def expert_for(self, desk: str) -> tuple[int, str] | None:
-        """Claim a free expert of a desk (legal, social insurance, medical insurance, enterprise;
-        the core may name desks by unit code or id): ``(expert_id, sip_uri)``. Released with
-        :meth:`mark_available` when the expert's leg ends."""
+    def expert_for(self, desk: str | int) -> tuple[int, str] | None:
+        """Claim a free expert of a desk (legal, social insurance, medical insurance, enterprise):
+        ``desk`` is the desk's unit id (an ``int``, as an ``expert_join`` job carries it) or its
+        code/name (a ``str``). Returns ``(expert_id, sip_uri)``; released with
+        :meth:`mark_available` when the expert's leg ends or they do not pick up."""
 
 
 @runtime_checkable
@@ -80,17 +83,29 @@ class TicketDesk(Protocol):
         """Open a ticket holding the recorded message; returns the ticket id."""
 
 
+# The satisfaction callback (回访): one digit per question, in this order. The digits are reported
+# concatenated ("12": satisfied, solved), as scheduler/callbacks.py's parse_result reads them.
+SATISFACTION_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("survey", "123"),  # 满意请按1，基本满意请按2，不满意请按3
+    ("survey_solved", "12"),  # 问题已解决请按1，未解决请按2
+)
+
+
 @dataclasses.dataclass
 class OutboundJob:
     job_id: int
-    number: str
+    number: str  # the number (or SIP URI) to dial; nothing else about the citizen travels
     prompt: str = "survey"  # prompt name (telephony/prompts/<name>.wav) or a WAV path
     max_digits: int = 1
-    digit_timeout: float = 8.0
+    digit_timeout: float = 8.0  # after each prompt ends
     ring_timeout: float = 30.0
-    purpose: str = "survey"  # survey | missed_call
+    purpose: str = "survey"  # satisfaction | survey | missed_call | expert_join
     operator_id: int | None = None  # missed_call: the operator to connect the citizen to
-    call_id: int | None = None  # missed_call: the abandoned call being returned
+    call_id: int | None = None  # missed_call: the abandoned call; expert_join: the live call
+    # A survey of several questions, one valid digit each: ((prompt, valid digits), ...). Empty:
+    # play ``prompt`` once and collect up to ``max_digits`` digits.
+    questions: tuple[tuple[str, str], ...] = ()
+    desk: int | str | None = None  # expert_join: the expert desk (unit id)
 
 
 @dataclasses.dataclass
@@ -99,6 +114,7 @@ class OutboundResult:
     digits: str = ""
     call_id: int | None = None
     detail: str = ""
+    expert_id: int | None = None  # expert_join: who joined
 
 
 @runtime_checkable

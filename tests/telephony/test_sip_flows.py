@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony.ports import OutboundJob
+from telephony.ports import SATISFACTION_QUESTIONS, OutboundJob
 
 from .helpers import free_udp_port, needs_sipp, rms, wait_until
 
@@ -115,20 +115,28 @@ def test_operator_hangs_up_while_talking(bridge, sipp):
 
 
 def test_three_way_with_an_expert_desk_mixes_the_caller_in(bridge, sipp, rtp_sink):
+    """An ``expert_join`` job: the bridge holding the call rings the desk's expert and mixes them in;
+    a job for a call that has ended finishes as failed."""
     expert_sink = rtp_sink()
     op = sipp("uas_answer", keys={"rtp_port": 4000})
     expert = sipp("uas_answer", keys={"rtp_port": expert_sink.port})
     time.sleep(0.3)
     b, ports = bridge(operators={1: f"sip:1001@127.0.0.1:{op.port}"},
-                      experts={"legal": f"sip:law@127.0.0.1:{expert.port}"})
+                      experts={"legal": f"sip:law@127.0.0.1:{expert.port}"}, operator_ring_seconds=5)
     caller = sipp("uac_talk", b.port, keys={"codecs": "8 101", "rtp_port": 4000}, extra=["-d", "4500"])
     rec = ports.calls.wait_for(lambda r: r["answered_at"] is not None, 10)
     assert rec is not None
-    assert b.add_expert(rec["id"], "legal", ring_seconds=5) == "answered"
+    ports.jobs.add(OutboundJob(1, "", purpose="expert_join", call_id=rec["id"], desk="legal"))
+    results = ports.jobs.wait_results(1, 8)
     joined = time.monotonic()
+    assert (results[1].outcome, results[1].expert_id, results[1].call_id) == ("answered", 9000, rec["id"])
+    assert ports.calls.records[rec["id"]]["expert_id"] == 9000
     assert caller.wait(20) == 0, caller.errors()
     assert op.wait(10) == 0 and expert.wait(10) == 0, op.errors() + expert.errors()
     assert _loud(expert_sink, joined) > 20, "the expert did not hear the caller"
+    ports.jobs.add(OutboundJob(2, "", purpose="expert_join", call_id=rec["id"], desk="legal"))
+    late = ports.jobs.wait_results(2, 5)[2]
+    assert (late.outcome, late.detail) == ("failed", "call not live on this bridge")
 
 
 def test_click_to_call_back_rings_operator_then_citizen(bridge, sipp):
@@ -141,22 +149,29 @@ def test_click_to_call_back_rings_operator_then_citizen(bridge, sipp):
     assert citizen.wait(10) == 0, citizen.errors()
     assert op.wait(10) == 0, op.errors()  # the bridge hung the operator up too
     rec = _ended(ports)
-    assert (rec["direction"], rec["purpose"], rec["outcome"], rec["operator_id"]) == (
-        "out", "callback", "answered", 5)
+    assert (rec["direction"], rec["purpose"], rec["line"], rec["outcome"], rec["operator_id"]) == (
+        "out", "missed_call", "12345", "answered", 5)
     assert wait_until(lambda: ports.operators.ops[5]["state"] == "available", 3)
 
 
 def test_outbound_jobs_are_claimed_dialled_and_reported(bridge, sipp):
-    ok = sipp("uas_answer_dtmf")
+    """A satisfaction callback asks two questions, one digit each: an invalid key gets the question
+    again, and so does silence; the answers are reported as "32" (unsatisfied, not solved)."""
+    ok = sipp("uas_survey_retry")
     busy = sipp("uas_busy")
     time.sleep(0.3)
     b, ports = bridge()
-    ports.jobs.add(OutboundJob(1, f"sip:13900000001@127.0.0.1:{ok.port}", digit_timeout=3, ring_timeout=5))
+    ports.jobs.add(OutboundJob(1, f"sip:13900000001@127.0.0.1:{ok.port}", purpose="satisfaction",
+                               questions=SATISFACTION_QUESTIONS, digit_timeout=1.5, ring_timeout=5))
     ports.jobs.add(OutboundJob(2, f"sip:13900000002@127.0.0.1:{busy.port}", ring_timeout=5))
-    results = ports.jobs.wait_results(2, 15)
-    assert (results[1].outcome, results[1].digits) == ("answered", "1")
+    results = ports.jobs.wait_results(2, 20)
+    assert (results[1].outcome, results[1].digits) == ("answered", "32")
     assert results[2].outcome == "busy"
-    assert ok.wait(10) == 0 and busy.wait(10) == 0
+    assert ok.wait(10) == 0, ok.errors()
+    assert busy.wait(10) == 0, busy.errors()
+    rec = ports.calls.records[results[1].call_id]
+    assert (rec["direction"], rec["purpose"], rec["line"], rec["outcome"]) == (
+        "out", "satisfaction", "12345", "answered")
 
 
 def test_sigkill_mid_call_loses_no_record(sipp, tmp_path, short_prompts):

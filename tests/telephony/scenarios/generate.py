@@ -284,6 +284,14 @@ write("uas_answer", "An operator / a citizen answers after ringing 300 ms and wa
 write("uas_answer_dtmf", "A citizen answers a satisfaction callback, listens, presses 1 and waits for the bridge's BYE.",
       '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
       '\n  <pause milliseconds="300"/>\n' + UAS_OK.format(port="[media_port]") + ACK_CHECK + '\n  <pause milliseconds="800"/>\n' + dtmf("1", gap=0) + RECV_BYE)
+write("uas_survey", "A citizen answers a satisfaction callback and keys 1 (satisfied), then 2 (not solved); waits for BYE.",
+      '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
+      '\n  <pause milliseconds="300"/>\n' + UAS_OK.format(port="[media_port]") + ACK_CHECK + '\n  <pause milliseconds="800"/>\n' +
+      dtmf("1", gap=1000) + dtmf("2", gap=0) + RECV_BYE)
+write("uas_survey_retry", "A citizen keys 9 (no such answer), then 3 (unsatisfied), stays silent through the second\n     question (1.5 s timeout in the test), keys 2 (not solved) when it is asked again; waits for BYE.",
+      '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
+      '\n  <pause milliseconds="300"/>\n' + UAS_OK.format(port="[media_port]") + ACK_CHECK + '\n  <pause milliseconds="800"/>\n' +
+      dtmf("9", gap=1100) + dtmf("3", gap=2500) + dtmf("2", gap=0) + RECV_BYE)
 write("uas_answer_hangup", "An operator answers and hangs up (BYE) after -d ms. Keys: rtp_port.",
       '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
       '\n  <pause milliseconds="200"/>\n' + UAS_OK.format(port="[rtp_port]") + ACK_CHECK + '''
