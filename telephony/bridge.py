@@ -476,7 +476,9 @@ class Bridge:
         op_uri = self.ports.operators.sip_uri(operator_id)
         if not op_uri:
             return OutboundResult("failed", detail="operator has no SIP URI")
-        self.ports.operators.mark_busy(operator_id)
+        if self.ports.operators.mark_busy(operator_id) is False:
+            # on another call (or ringing for one): their phone must not ring in the middle of it
+            return OutboundResult("failed", detail="operator is on another call")
         try:
             op_leg = self.ua.dial(op_uri, caller=self.cfg.line, display="12345-callback")
             if op_leg.wait(self.cfg.operator_ring_seconds) != "answered":

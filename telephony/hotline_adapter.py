@@ -126,10 +126,13 @@ class HotlineOperators:
         self.hl.calls.set_state(Actor.system(), operator_id, status)
 
     @_safe()
-    def mark_busy(self, operator_id: int) -> None:
+    def mark_busy(self, operator_id: int) -> bool:
         st = self._state(operator_id)
+        if st is not None and st.current_call_id is not None:
+            return False  # talking, or their phone rings for a queued caller
         if st is not None and st.status != "on_call":
             self._set(operator_id, "on_call")  # click-to-call-back by an operator
+        return True
 
     @_safe()
     def mark_available(self, operator_id: int) -> None:

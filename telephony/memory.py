@@ -181,10 +181,14 @@ class MemoryOperatorDirectory:
             _, oid = min(free)
             return oid, self.ops[oid]["uri"]
 
-    def mark_busy(self, operator_id: int) -> None:
+    def mark_busy(self, operator_id: int) -> bool:
         with self._lock:
-            if operator_id in self.ops:
-                self.ops[operator_id]["state"] = "busy"
+            if operator_id not in self.ops:
+                return True
+            if self.ops[operator_id]["state"] == "busy":
+                return False
+            self.ops[operator_id]["state"] = "busy"
+            return True
 
     def mark_available(self, operator_id: int) -> None:
         with self._lock:

@@ -58,8 +58,9 @@ class OperatorDirectory(Protocol):
     def next_available(self, exclude: frozenset[int] = frozenset()) -> tuple[int, str] | None:
         """The longest-idle available operator not in ``exclude``: ``(operator_id, sip_uri)``."""
 
-    def mark_busy(self, operator_id: int) -> None:
-        """The operator is taken for a call this bridge places (click-to-call-back)."""
+    def mark_busy(self, operator_id: int) -> bool | None:
+        """The operator is taken for a call. ``False``: they are already on another call (or
+        ringing for one), so a click-to-call-back must not ring them."""
 
     def mark_available(self, operator_id: int) -> None:
         """The operator is free again (idle time restarts now)."""

@@ -144,6 +144,11 @@ def test_click_to_call_back_rings_operator_then_citizen(bridge, sipp):
     citizen = sipp("uas_answer_hangup", keys={"rtp_port": 4000}, extra=["-d", "800"])
     time.sleep(0.3)
     b, ports = bridge(operators={5: f"sip:1005@127.0.0.1:{op.port}"})
+    ports.operators.mark_busy(5)  # on another call: not rung (SIPp would take only one call)
+    busy = b.call_back(5, f"sip:13812345678@127.0.0.1:{citizen.port}", ring_seconds=5)
+    assert (busy.outcome, busy.detail) == ("failed", "operator is on another call")
+    assert ports.operators.ops[5]["state"] == "busy" and not ports.calls.records
+    ports.operators.mark_available(5)
     result = b.call_back(5, f"sip:13812345678@127.0.0.1:{citizen.port}", ring_seconds=5)
     assert result.outcome == "answered"
     assert citizen.wait(10) == 0, citizen.errors()

@@ -152,13 +152,23 @@ def test_missed_call_job_rings_the_operator_then_the_citizen(core, bridge, sipp)
     missed = hl.calls.offered("13812345678", "12345", bridge_id="elsewhere")
     hl.calls.queued(missed)
     hl.calls.ended(missed, "abandoned")
-    # the operator clicks the missed call (POST /api/v1/calls/{id}/call-back); any bridge may take it
-    job = hl.calls.request_call_back(Actor.of(op), missed)
-    with hl.uow() as uow:  # dial the SIPp "citizen" directly instead of through a carrier
-        uow.session.get(OutboundJob, job).number = f"sip:13812345678@127.0.0.1:{citizen.port}"
-        uow.commit()
     b = _start(bridge, hl)
     try:
+        # while the operator's phone rings for a queued caller, a call-back must not ring it too
+        other = hl.calls.offered("13900000000", "12345", bridge_id="elsewhere")
+        hl.calls.assign(other, op.id)
+        first = hl.calls.request_call_back(Actor.of(op), missed)
+        j = wait_until(_job_done(hl, first), 5)
+        assert j is not None and j.status == "failed", j and j.result
+        assert (j.result["outcome"], j.result["detail"]) == ("failed", "operator is on another call")
+        hl.calls.ended(other, "abandoned")  # that caller gave up while it rang: operator free again
+        assert {st["user_id"]: st["status"] for st in hl.calls.operator_states()}[op.id] == "available"
+        # the operator clicks the missed call (POST /api/v1/calls/{id}/call-back); any bridge may take it
+        job = hl.calls.request_call_back(Actor.of(op), missed)
+        with hl.uow() as uow:  # dial the SIPp "citizen" directly instead of through a carrier
+            uow.session.get(OutboundJob, job).number = f"sip:13812345678@127.0.0.1:{citizen.port}"
+            uow.commit()
+
         def done():
             with hl.uow(readonly=True) as uow:
                 j = uow.session.get(OutboundJob, job)
@@ -167,9 +177,9 @@ def test_missed_call_job_rings_the_operator_then_the_citizen(core, bridge, sipp)
         assert j is not None and j.status == "done" and j.result["outcome"] == "answered"
         assert citizen.wait(10) == 0, citizen.errors()
         assert op_sipp.wait(10) == 0, op_sipp.errors()
-        assert hl.calls.missed_calls() == []
+        assert [c.id for c in hl.calls.missed_calls()] == [other]  # the one called back is off the list
         with hl.uow(readonly=True) as uow:
-            out = uow.session.query(Call).filter(Call.direction == "out").one()
+            out = uow.session.query(Call).filter(Call.direction == "out", Call.purpose == "missed_call").one()
             assert out.operator_id == op.id and out.answered_at is not None
             assert (out.purpose, out.line, out.number) == ("missed_call", "12345", "13812345678")
         assert j.result["call_id"] == out.id
