@@ -14,7 +14,7 @@ import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hotline.callbacks import Callback, CallbackStatus
@@ -55,6 +55,33 @@ TRACKED = (
     "pending_extension_days", "extension_days", "press_count", "escalated", "return_count",
     "reopen_count", "outcome", "close_kind", "reject_reason", "satisfaction", "solved",
 )  # fmt: skip
+
+
+# Statements on the ticket-creation path, built once: constructing them per call cost more CPU
+# than running them (see bench/core_bench.py).
+_INSERT_EVENT = insert(TicketEvent.__table__).returning(TicketEvent.__table__.c.id)
+_STATEMENTS: dict[str, dict[str, Any]] = {}
+
+
+def _statements(dialect_name: str) -> dict[str, Any]:
+    if dialect_name not in _STATEMENTS:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        counter = dialect.insert(TicketCounter).values(day=bindparam("day"), last=1)
+        caller = dialect.insert(Caller).values(
+            phone=bindparam("phone"), name=bindparam("name"), created_at=bindparam("now"),
+            last_contact_at=bindparam("now"),
+        )  # fmt: skip
+        _STATEMENTS[dialect_name] = {
+            "bump_counter": counter.on_conflict_do_update(
+                index_elements=["day"], set_={"last": TicketCounter.last + 1}
+            ).returning(TicketCounter.last),
+            "upsert_caller": caller.on_conflict_do_update(
+                index_elements=["phone"],
+                set_={"last_contact_at": caller.excluded.last_contact_at,
+                      "name": func.coalesce(Caller.name, caller.excluded.name)},
+            ).returning(Caller.id, Caller.special_group),
+        }  # fmt: skip
+    return _STATEMENTS[dialect_name]
 
 
 def _plain(value: Any) -> Any:
@@ -143,7 +170,7 @@ class TicketService:
         from_status: str | None,
         note: str | None,
         data: dict[str, Any] | None = None,
-    ) -> TicketEvent:
+    ) -> int:
         now = self.hl.now()
         t.updated_at = now
         after = snapshot(t)
@@ -154,27 +181,20 @@ class TicketService:
             b, a = {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
         if data:
             a = {**(a or {}), **data}
-        ev = TicketEvent(
-            ticket_id=t.id,
-            at=now,
-            actor_id=actor.user_id,
-            actor_role=actor.role,
-            action=action,
-            from_status=from_status,
-            to_status=t.status,
-            note=note,
-            before=b,
-            after=a,
-        )
-        uow.session.add(ev)
+        # The ticket's own changes are flushed first (the event row must follow them); the event
+        # row itself goes in with one INSERT … RETURNING, cheaper than the ORM's unit of work on a
+        # path every ticket change takes.
         uow.session.flush()
+        row = dict(ticket_id=t.id, at=now, actor_id=actor.user_id, actor_role=actor.role, action=action,
+                   from_status=from_status, to_status=t.status, note=note, before=b, after=a)  # fmt: skip
+        event_id = uow.session.execute(_INSERT_EVENT, row).scalar_one()
         uow.add_event(
             TicketChanged(
                 ticket_id=t.id,
                 number=t.number,
                 action=action,
                 status=t.status,
-                event_id=ev.id,
+                event_id=event_id,
                 at=now,
                 actor_id=actor.user_id,
                 unit_ids=t.unit_ids(),
@@ -183,7 +203,7 @@ class TicketService:
                 created_by_id=t.created_by_id,
             )
         )
-        return ev
+        return event_id
 
     def _next_number(self, session, now: dt.datetime) -> str:  # noqa: ANN001
         """The next number of the day, unique across processes.
@@ -195,16 +215,12 @@ class TicketService:
         bump stays inside the creating transaction.
         """
         day = now.strftime("%Y%m%d")
-        dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
-        ins = dialect.insert(TicketCounter).values(day=day, last=1)
-        bump = ins.on_conflict_do_update(index_elements=["day"], set_={"last": TicketCounter.last + 1}).returning(
-            TicketCounter.last
-        )
+        bump = _statements(self.hl.dialect)["bump_counter"]
         if self.hl.dialect == "postgresql":
             with self.hl.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                n = conn.execute(bump).scalar_one()
+                n = conn.execute(bump, {"day": day}).scalar_one()
         else:
-            n = session.execute(bump).scalar_one()
+            n = session.execute(bump, {"day": day}).scalar_one()
         return f"{day}-{n:05d}"
 
     def _unit(self, session, unit_id: Any, field: str, allow_desk: bool = False) -> Unit:  # noqa: ANN001
@@ -314,13 +330,8 @@ class TicketService:
             if phone:
                 # One upsert statement: two operators writing tickets for the same new caller at
                 # once must not collide on the unique phone, and it costs one round trip.
-                dialect = postgresql if self.hl.dialect == "postgresql" else sqlite
-                ins = dialect.insert(Caller).values(phone=phone, name=caller_name, created_at=now, last_contact_at=now)
-                ins = ins.on_conflict_do_update(
-                    index_elements=["phone"],
-                    set_={"last_contact_at": now, "name": func.coalesce(Caller.name, ins.excluded.name)},
-                ).returning(Caller.id, Caller.special_group)
-                caller_id, special_group = s.execute(ins).one()
+                upsert = _statements(self.hl.dialect)["upsert_caller"]
+                caller_id, special_group = s.execute(upsert, {"phone": phone, "name": caller_name, "now": now}).one()
                 if special_group:
                     green_channel = True  # special groups always take the green channel
             t = Ticket(
