@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select, update
 from hotline.callers import Caller, normalize_phone
 from hotline.calls import Call, CallOutcome, OperatorState, OperatorStatus, OutboundJob
 from hotline.errors import Forbidden, IllegalStep, InvalidInput, NotFound
-from hotline.events import CallAssigned, CallEnded, CallOffered, OperatorStateChanged
+from hotline.events import CallAssigned, CallEnded, CallOffered, CallQueued, OperatorStateChanged
 from hotline.users import Actor, Role, User
 
 if TYPE_CHECKING:
@@ -68,7 +68,16 @@ class CallService:
             return call
 
     def queued(self, call_id: int) -> None:
-        self._update(call_id, queued_at=self.hl.now())
+        now = self.hl.now()
+        with self.hl.uow() as uow:
+            call = uow.session.get(Call, call_id)
+            if call is None:
+                raise NotFound("来电记录不存在", call_id=call_id)
+            if call.ended_at is not None:
+                raise IllegalStep("该通话已结束")
+            call.queued_at = now
+            uow.add_event(CallQueued(call_id, now))
+            uow.commit()
 
     def assign(self, call_id: int, operator_id: int) -> None:
         """The bridge rings this operator: their state turns on-call and their console pops the caller."""

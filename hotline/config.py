@@ -15,6 +15,8 @@ class Settings:
     time_limits_file: str | None = None
     # Socket.IO message queue shared by several web/SIP/scheduler processes; None = in-process.
     message_queue: str | None = None
+    # Socket.IO's Redis channel: several centers (or test runs) can share one Redis.
+    socketio_channel: str = "flask-socketio"
     secret_key: str | None = None
     model_path: str = str(ROOT / "instance" / "model" / "unit-classifier.joblib")
     data_dir: str = str(ROOT / "instance")
@@ -29,6 +31,7 @@ class Settings:
         s.timezone = env.get("HOTLINE_TZ", s.timezone)
         s.time_limits_file = env.get("HOTLINE_TIME_LIMITS") or None
         s.message_queue = env.get("HOTLINE_MESSAGE_QUEUE") or env.get("REDIS_URL") or None
+        s.socketio_channel = env.get("HOTLINE_SOCKETIO_CHANNEL") or s.socketio_channel
         s.secret_key = env.get("HOTLINE_SECRET_KEY") or None
         s.data_dir = env.get("HOTLINE_DATA_DIR", s.data_dir)
         s.model_path = env.get("HOTLINE_MODEL_PATH", str(Path(s.data_dir) / "model" / "unit-classifier.joblib"))

@@ -47,12 +47,21 @@ class TicketChanged(Event):
     previous_unit_ids: tuple[int, ...] = ()
     expert_unit_id: int | None = None
     created_by_id: int | None = None
+    previous_expert_unit_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class CallOffered(Event):
     call_id: int
     line: str
+    at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class CallQueued(Event):
+    """The caller now waits for a person (after greeting and menu): the call hall's queue grew."""
+
+    call_id: int
     at: dt.datetime
 
 

@@ -201,6 +201,7 @@ class TicketService:
                 previous_unit_ids=before_units,
                 expert_unit_id=t.expert_unit_id,
                 created_by_id=t.created_by_id,
+                previous_expert_unit_id=(before or {}).get("expert_unit_id"),
             )
         )
         return event_id

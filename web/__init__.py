@@ -79,6 +79,7 @@ def create_app(hotline: Hotline | None = None, *, testing: bool = False, message
         message_queue=message_queue if message_queue is not None else hl.settings.message_queue,
         async_mode="threading",
         cors_allowed_origins=[],  # same origin only
+        channel=hl.settings.socketio_channel,
     )
 
     @app.get("/healthz")

@@ -28,7 +28,15 @@ from typing import Any, Callable
 from flask import current_app
 from flask_socketio import join_room
 
-from hotline.events import CallAssigned, CallbackRecorded, CallEnded, CallOffered, OperatorStateChanged, TicketChanged
+from hotline.events import (
+    CallAssigned,
+    CallbackRecorded,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    OperatorStateChanged,
+    TicketChanged,
+)
 from hotline.users import Actor, Role
 from web import socketio
 from web.auth import load_user
@@ -58,6 +66,9 @@ def ticket_routes(ev: TicketChanged) -> tuple[list[str], list[str]]:
         to.append(f"user:{ev.created_by_id}")
     to += CENTER_ROOMS
     lost = [f"unit:{u}" for u in dict.fromkeys(ev.previous_unit_ids) if u not in ev.unit_ids]
+    # An expert desk that handed the ticket back drops it at once on every screen of the desk.
+    if ev.previous_expert_unit_id is not None and ev.previous_expert_unit_id != ev.expert_unit_id:
+        lost.append(f"unit:{ev.previous_expert_unit_id}")
     return to, lost
 
 
@@ -86,6 +97,9 @@ def make_forwarder(emit: Callable[..., Any]) -> dict[type, Callable[[Any], None]
     def on_offered(ev: CallOffered) -> None:
         emit("calls", {"type": "offered", "call_id": ev.call_id, "line": ev.line}, to=list(CENTER_ROOMS))
 
+    def on_queued(ev: CallQueued) -> None:
+        emit("calls", {"type": "queued", "call_id": ev.call_id}, to=list(CENTER_ROOMS))
+
     def on_ended(ev: CallEnded) -> None:
         to = list(CENTER_ROOMS) + ([f"user:{ev.operator_id}"] if ev.operator_id else [])
         emit("call_ended", {"call_id": ev.call_id, "outcome": ev.outcome}, to=to)
@@ -98,7 +112,8 @@ def make_forwarder(emit: Callable[..., Any]) -> dict[type, Callable[[Any], None]
         emit("callback", {"callback_id": ev.callback_id, "ticket_id": ev.ticket_id}, to=list(CENTER_ROOMS))
 
     return {
-        TicketChanged: on_ticket, CallAssigned: on_assigned, CallOffered: on_offered, CallEnded: on_ended,
+        TicketChanged: on_ticket, CallAssigned: on_assigned, CallOffered: on_offered, CallQueued: on_queued,
+        CallEnded: on_ended,
         OperatorStateChanged: on_state, CallbackRecorded: on_callback,
     }  # fmt: skip
 
@@ -120,12 +135,12 @@ def init_app(app: Any, hl: Any) -> None:
     _subscribe(hl, _socketio_emit)
 
 
-def attach_emitter(hl: Any, message_queue: str, channel: str = "flask-socketio") -> Any:
+def attach_emitter(hl: Any, message_queue: str, channel: str | None = None) -> Any:
     """For a process without the web app (SIP bridge, scheduler): push its events to the browsers
     held by the web processes, through the shared message queue."""
     from flask_socketio import SocketIO
 
-    emitter = SocketIO(message_queue=message_queue, channel=channel)
+    emitter = SocketIO(message_queue=message_queue, channel=channel or hl.settings.socketio_channel)
     _subscribe(hl, lambda event, data, to: emitter.emit(event, data, to=to))
     return emitter
 

@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from hotline.config import Settings
     from web import create_app, socketio
 
-    if args.channel:
-        socketio.server_options["channel"] = args.channel
     s = Settings()
+    if args.channel:
+        s.socketio_channel = args.channel
     s.database_url = args.db
     s.data_dir = args.data or "/tmp/hotline-serve-app"
     s.secret_key = args.secret

@@ -100,6 +100,8 @@ def test_expert_desk_gets_its_transfers(city, listen):
     lawyer.wait_for(lambda n, d: n == "ticket" and d["ticket_id"] == t.id and d["action"] == "transfer_to_expert")
     settle(0.2)
     assert township.ticket_ids() == set()
+    city.hl.tickets.hand_back(city.expert, t.id, "需要街道调解")
+    lawyer.wait_for(lambda n, d: n == "ticket_removed" and d["ticket_id"] == t.id)
 
 
 def test_screen_pop_reaches_only_the_assigned_operator(city, live, listen):
