@@ -335,3 +335,55 @@ def test_supervisor_expert_and_manager_workbenches(server, open_as):
         assert not mgr.errors
     finally:
         clock.advance(days=-12)
+
+
+def test_supervisor_reopens_splits_and_refuses_with_inline_reasons(server, open_as):
+    city, hl = server.city, server.city.hl
+    from sqlalchemy import select
+
+    from hotline.callbacks import Callback
+
+    closed = city.closed(content="楼道灯修好后又不亮了")
+    with hl.uow(readonly=True) as uow:
+        cb = uow.session.scalar(select(Callback).where(Callback.ticket_id == closed.id))
+    hl.tickets.record_callback(city.operator, cb.id, "basic", False, "只修了一半")
+    master = city.dispatched(content="人民路井盖缺失，很危险")
+    child = hl.tickets.merge(city.operator, city.new_ticket(content="想咨询社保卡补办").id, master.id)
+    ext = city.signed(content="河道清淤需要协调")
+    hl.tickets.request_extension(city.township_user, ext.id, 3, "需要等枯水期")
+    sup = open_as("sup")
+    dialogs: list[str] = []
+    sup.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    row = f"#q-closed tr[data-id='{closed.id}']"
+    sup.wait_for_selector(row)
+    assert "基本满意" in sup.inner_text(row) and "未解决" in sup.inner_text(row)
+    # 重办: the reason is asked in the row; an empty one is refused before any request.
+    sup.click(f"{row} .do-ask[data-form='reopen']")
+    sup.wait_for_selector(f"{row} .inline-form[data-form='reopen']:not([hidden])")
+    sup.click(f"{row} .do-confirm")
+    assert "请填写重办理由" in sup.inner_text("#toasts")
+    sup.fill(f"{row} .reason-reopen", "回访未解决，请重新办理")
+    shot(sup, "31-supervisor-reopen")
+    with sup.expect_response(lambda r: r.url.endswith(f"/tickets/{closed.id}/reopen")) as resp:
+        sup.press(f"{row} .reason-reopen", "Enter")
+    assert resp.value.json()["status"] == "dispatched"
+    sup.wait_for_selector(row, state="detached", timeout=3000)
+    # 拆单: look the merged child up by its number.
+    sup.fill("#lookup-number", child.number)
+    sup.click("#lookup-btn")
+    form = "#lookup-result .inline-form[data-form='split']:not([hidden])"
+    sup.wait_for_selector(form)
+    sup.fill(f"{form} input", "与主案不是同一诉求")
+    with sup.expect_response(lambda r: r.url.endswith(f"/tickets/{child.id}/split")) as resp:
+        sup.click(f"{form} .do-confirm")
+    assert resp.value.json()["status"] == "accepted"
+    sup.wait_for_function("document.querySelector('#lookup-result').textContent.includes('不可重办')", timeout=3000)
+    # 不同意延期: the inline form, prefilled with the usual reason.
+    erow = f"#q-extension tr[data-id='{ext.id}']"
+    sup.click(f"{erow} .do-ask[data-form='refuse']")
+    assert sup.input_value(f"{erow} .reason-refuse") == "请按原时限办结"
+    with sup.expect_response(lambda r: r.url.endswith(f"/tickets/{ext.id}/extension/refuse")) as resp:
+        sup.click(f"{erow} .do-confirm")
+    assert resp.value.ok
+    sup.wait_for_selector(erow, state="detached", timeout=3000)
+    assert not dialogs and not sup.errors

@@ -152,3 +152,72 @@ def test_assets_are_local():
     for vendor in ("socket.io.min.js", "echarts.common.min.js"):
         p = WEB / "static" / "vendor" / vendor
         assert p.exists() and p.stat().st_size > 10_000
+
+
+def api_client(app, username: str):
+    """A test client logged in through the API, sending the CSRF header as the pages' JavaScript does."""
+    client = app.test_client()
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200
+    return client, {"X-CSRFToken": r.get_json()["csrf_token"]}
+
+
+def test_supervisor_page_has_reopen_and_split_and_asks_reasons_inline(app):
+    client = app.test_client()
+    login(client, "sup")
+    html = client.get("/supervisor").get_data(as_text=True)
+    assert 'id="q-closed"' in html and 'id="lookup-form"' in html and 'id="lookup-number"' in html
+    assert "重办 / 拆单" in html and "回访基本满意/不满意或未解决" in html
+    js = client.get("/static/js/supervisor.js").get_data(as_text=True)
+    assert "prompt(" not in js and "confirm(" not in js.replace("confirmForm(", "")  # no browser dialogs
+    for step in ('"reopen"', '"split"', '"extension/refuse"', "/api/v1/tickets/by-number/"):
+        assert step in js
+
+
+def test_what_the_supervisor_page_calls_for_reopen_and_split(app, city):
+    """The requests supervisor.js makes, through the session and the CSRF header."""
+    hl = city.hl
+    closed = city.closed(content="路灯修了又坏")
+    from sqlalchemy import select
+
+    from hotline.callbacks import Callback
+
+    with hl.uow(readonly=True) as uow:
+        cb = uow.session.scalar(select(Callback).where(Callback.ticket_id == closed.id))
+    hl.tickets.record_callback(city.operator, cb.id, "basic", False, "还没彻底修好")
+    master = city.dispatched(content="人民路井盖缺失")
+    child = hl.tickets.merge(city.operator, city.new_ticket(content="天气预报说明天下雨").id, master.id)
+    client, h = api_client(app, "sup")
+    # The queue: closed, less than satisfied.
+    items = client.get("/api/v1/tickets?status=closed&per_page=100&order=newest").get_json()["items"]
+    row = next(t for t in items if t["id"] == closed.id)
+    assert row["satisfaction"] == "basic" and row["solved"] is False and row["master_id"] is None
+    # The lookup box, then the reopen with its reason.
+    t = client.get(f"/api/v1/tickets/by-number/{closed.number}").get_json()
+    assert t["status"] == "closed"
+    r = client.post(f"/api/v1/tickets/{t['id']}/reopen", json={"reason": "回访未解决", "version": t["version"]}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "dispatched"
+    # A merged child: its master lists it, and it splits back out to the call hall.
+    assert [c["id"] for c in client.get(f"/api/v1/tickets?master_id={master.id}").get_json()["items"]] == [child.id]
+    c = client.get(f"/api/v1/tickets/by-number/{child.number}").get_json()
+    assert c["status"] == "merged" and c["master_id"] == master.id
+    r = client.post(f"/api/v1/tickets/{c['id']}/split", json={"note": "", "version": c["version"]}, headers=h)
+    assert r.status_code == 400  # the form's reason is required
+    r = client.post(f"/api/v1/tickets/{c['id']}/split", json={"note": "与主案无关", "version": c["version"]}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "accepted" and r.get_json()["master_id"] is None
+
+
+def test_expert_seat_has_the_state_switcher(app, city):
+    client = app.test_client()
+    login(client, "lawyer")
+    html = client.get("/expert").get_data(as_text=True)
+    assert 'id="state-switch"' in html
+    for st in ("available", "on_call", "wrap_up", "away"):
+        assert f'data-state="{st}"' in html
+    js = client.get("/static/js/expert.js").get_data(as_text=True)
+    assert "/api/v1/operators/me/state" in js and "operator_state" in js
+    client, h = api_client(app, "lawyer")
+    r = client.post("/api/v1/operators/me/state", json={"status": "available"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "available"
+    me = next(o for o in client.get("/api/v1/operators").get_json()["items"] if o["user_id"] == city.expert.user_id)
+    assert me["status"] == "available" and me["role"] == "expert"

@@ -126,7 +126,7 @@
     hand_back: "专家退回", dispatch: "派单", redispatch: "改派", sign: "签收", "return": "退单", return_ticket: "退单",
     request_extension: "申请延期", extension: "申请延期", approve_extension: "同意延期", refuse_extension: "不同意延期",
     press: "督办", reply: "回复", review: "审核", close: "办结", record_callback: "回访", callback: "回访",
-    reopen: "重办", reopen_with_master: "随主案重办", escalate: "督办升级", merge: "并单", merge_in: "并入子单", split: "拆单", co_opinion: "协办意见", co_sign: "协办签收",
+    reopen: "重办", reopen_with_master: "随主案重办", escalate: "督办升级", merge: "并单", merge_in: "并入子单", split: "拆单", split_out: "拆出子单", callback_reopen: "回访不满意重办", co_opinion: "协办意见", co_sign: "协办签收",
   };
   HL.ACTIONS = ACTIONS;
 

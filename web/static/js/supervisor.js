@@ -1,5 +1,7 @@
 /* Supervisor: returned → re-dispatch, extensions → approve/refuse, overdue → press, replied → review
- * and close, merge candidates → merge. One click for each decision; the queues refresh live. */
+ * and close, merge candidates → merge, closed → reopen (重办), merged child → split (拆单). One click
+ * for each decision; where the rules want a reason it is asked in a small form inside the row. The
+ * queues refresh live. */
 (function () {
   "use strict";
   const { $, $$, esc } = HL;
@@ -10,20 +12,35 @@
   function head(t) {
     return '<a href="#" class="open-detail" data-id="' + t.id + '">' + esc(t.number) + "</a> " + HL.tags(t) + "<br>" + esc(t.title);
   }
-  /* Re-render a queue; a live refresh keeps what the supervisor has already chosen in a row. */
+  /* A reason asked inside the row (never window.prompt): hidden until its button is clicked. */
+  function inlineForm(step, placeholder, value, okText, okClass) {
+    return '<div class="inline-form" data-form="' + step + '" hidden><input type="text" class="f reason-' + step + '" maxlength="500" placeholder="' +
+      esc(placeholder) + '" value="' + esc(value || "") + '"><button type="button" class="btn btn-sm ' + okClass + ' do-confirm" data-step="' + step + '">' +
+      esc(okText) + '</button><button type="button" class="btn btn-sm do-cancel">取消</button></div>';
+  }
+  /* Re-render a queue; a live refresh keeps what the supervisor has already chosen or typed in a
+   * row, the reason forms left open, and the field being typed in. */
   function fill(sel, items, rowFn) {
     const card = $(sel);
     const tbody = card.querySelector("tbody");
     const kept = {};
-    $$("tr[data-id] select, tr[data-id] input", tbody).forEach((el) => {
-      if (el.value) kept[el.closest("tr").dataset.id + "|" + el.className] = el.value;
-    });
+    const open = new Set();
+    const key = (el) => el.closest("tr").dataset.id + "|" + el.className;
+    $$("tr[data-id] select, tr[data-id] input", tbody).forEach((el) => { if (el.value) kept[key(el)] = el.value; });
+    $$("tr[data-id] .inline-form:not([hidden])", tbody).forEach((el) => open.add(el.closest("tr").dataset.id + "|" + el.dataset.form));
+    const active = document.activeElement && tbody.contains(document.activeElement) && document.activeElement.closest("tr[data-id]")
+      ? { key: key(document.activeElement), pos: document.activeElement.selectionStart } : null;
     card.querySelector("[data-count]").textContent = items.length;
     tbody.innerHTML = items.length ? items.map(rowFn).join("") : '<tr><td colspan="4" class="empty">暂无</td></tr>';
     $$("tr[data-id] select, tr[data-id] input", tbody).forEach((el) => {
-      const v = kept[el.closest("tr").dataset.id + "|" + el.className];
-      if (v) el.value = v;
+      const k = key(el);
+      if (k in kept) el.value = kept[k];
+      if (active && active.key === k) {
+        el.focus();
+        if (active.pos != null && el.setSelectionRange) el.setSelectionRange(active.pos, active.pos);
+      }
     });
+    $$("tr[data-id] .inline-form", tbody).forEach((el) => { if (open.has(el.closest("tr").dataset.id + "|" + el.dataset.form)) el.hidden = false; });
   }
   function lastNote(t, action) {
     const ev = (t.events || []).slice().reverse().find((e) => e.action === action);
@@ -49,7 +66,8 @@
     fill("#q-extension", r.items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "<br>延期 " + t.pending_extension.days + " 个工作日：<span class='muted'>" + esc(t.pending_extension.reason) +
       "</span><br><span class='muted'>现时限 " + HL.fmt(t.due_at) + "</span></td><td>" +
-      '<button type="button" class="btn btn-sm btn-ok do-approve">同意</button> <button type="button" class="btn btn-sm btn-danger do-refuse">不同意</button></td></tr>');
+      '<button type="button" class="btn btn-sm btn-ok do-approve">同意</button> <button type="button" class="btn btn-sm btn-danger do-ask" data-form="refuse">不同意</button>' +
+      inlineForm("refuse", "不同意延期的理由（必填）", "请按原时限办结", "确认不同意", "btn-danger") + "</td></tr>");
   });
   const loadOverdue = HL.latest(async (current) => {
     const r = await HL.get("/api/v1/tickets?overdue=true&per_page=50&order=due");
@@ -65,9 +83,68 @@
     fill("#q-review", r.items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
       esc(t.unit ? t.unit.name : "") + "：<span class='muted'>" + esc((t.outcome || "").slice(0, 80)) + "</span></td><td>" +
       (t.status === "replied"
-        ? '<button type="button" class="btn btn-sm btn-ok do-review-ok">审核通过</button> <button type="button" class="btn btn-sm do-review-no">退回重办</button>'
+        ? '<button type="button" class="btn btn-sm btn-ok do-review-ok">审核通过</button> <button type="button" class="btn btn-sm do-ask" data-form="review-no">退回重办</button>' +
+          inlineForm("review-no", "退回意见", "答复不完整，请补充办理情况", "确认退回", "btn-warn")
         : '<button type="button" class="btn btn-sm btn-primary do-close">办结</button>') + "</td></tr>");
   });
+  /* 重办: of the newest closed tickets, those whose callback was less than 满意 or found the problem
+   * unsolved (an 不满意 callback reopens by itself; a merged child follows its master). */
+  const loadClosed = HL.latest(async (current) => {
+    const r = await HL.get("/api/v1/tickets?status=closed&per_page=100&order=newest");
+    if (!current()) return;
+    const items = r.items.filter((t) => !t.master_id && ((t.satisfaction && t.satisfaction !== "satisfied") || t.solved === false));
+    fill("#q-closed", items, (t) => '<tr data-id="' + t.id + '" data-version="' + t.version + '"><td>' + head(t) + "</td><td>" +
+      esc(t.unit ? t.unit.name : "（无承办单位）") + "<br><span class='muted'>办结 " + HL.fmt(t.closed_at) + " · 回访：" +
+      esc(t.satisfaction_label || "—") + (t.solved === false ? "，未解决" : "") + "</span></td><td>" +
+      '<button type="button" class="btn btn-sm btn-warn do-ask" data-form="reopen">重办</button>' +
+      inlineForm("reopen", "重办理由（必填）", "", "确认重办", "btn-warn") + "</td></tr>");
+  });
+
+  /* Look a closed or merged ticket up by its number: reopen it, split it (or its merged children) out. */
+  let lookedUp = null;
+  function lookupItem(t, body) {
+    return '<div class="lookup-item" data-id="' + t.id + '" data-version="' + t.version + '"><a href="#" class="open-detail" data-id="' + t.id + '">' +
+      esc(t.number) + "</a> " + HL.status(t) + " " + HL.tags(t) + " " + esc(t.title) + "<br>" + body + "</div>";
+  }
+  async function lookup(number) {
+    const box = $("#lookup-result");
+    number = (number || "").trim();
+    if (!number) { box.innerHTML = ""; lookedUp = null; return; }
+    let t;
+    try { t = await HL.get("/api/v1/tickets/by-number/" + encodeURIComponent(number)); } catch (e) {
+      box.innerHTML = '<div class="empty">' + esc(e.status === 404 ? "未找到工单 " + number : e.message) + "</div>";
+      lookedUp = null;
+      return;
+    }
+    lookedUp = number;
+    const unit = "<span class='muted'>" + esc(t.unit ? t.unit.name : "（无承办单位）") + (t.closed_at ? " · 办结 " + HL.fmt(t.closed_at) : "") +
+      (t.satisfaction_label ? " · 回访：" + esc(t.satisfaction_label) : "") + (t.solved === false ? "，未解决" : "") + "</span>";
+    let body;
+    if (t.status === "closed" && !t.master_id) {
+      body = unit + inlineForm("reopen", "重办理由（必填）", "", "重办", "btn-warn");
+    } else if (t.status === "merged" && t.master_id) {
+      body = unit + "<br>已并入主案（ID " + t.master_id + '，<a href="#" class="open-detail" data-id="' + t.master_id + '">查看</a>）' +
+        inlineForm("split", "拆单理由（必填），拆出后回到话务重新受理", "", "拆单", "btn-danger");
+    } else if (t.master_id) {
+      body = unit + '<br><span class="muted">并单子工单随主案办理，请重办主案（<a href="#" class="open-detail" data-id="' + t.master_id + '">查看主案</a>）</span>';
+    } else {
+      body = unit + '<br><span class="muted">当前状态「' + esc(t.status_label) + "」不可重办" + (t.status === "closed" ? "" : "（仅已办结工单可重办）") + "</span>";
+    }
+    // A master: its merged children, each of which may be split back out.
+    let kids = [];
+    try { kids = (await HL.get("/api/v1/tickets?master_id=" + t.id + "&per_page=50")).items; } catch (e) { kids = []; }
+    if (lookedUp !== number) return;
+    const merged = kids.filter((c) => c.status === "merged");
+    if (merged.length) {
+      body += '<div class="children">并入本案的子工单：' + merged.map((c) => lookupItem(c,
+        '<button type="button" class="btn btn-sm btn-danger do-ask" data-form="split">拆单</button>' +
+        inlineForm("split", "拆单理由（必填），拆出后回到话务重新受理", "", "确认拆单", "btn-danger"))).join("") + "</div>";
+    }
+    box.innerHTML = lookupItem(t, body);
+    const first = box.firstElementChild.querySelector(":scope > .inline-form");
+    if (first) first.hidden = false;  // looked up for this: the form is open at once
+  }
+  $("#lookup-form").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("#lookup-number").value); });
 
   /* Merge candidates: for the newest open tickets, the similar open tickets the classifier finds. */
   const loadMerge = HL.latest(async (current) => {
@@ -103,14 +180,36 @@
   });
 
   async function loadAll() {
-    try { await Promise.all([loadReturned(), loadExtensions(), loadOverdue(), loadReview()]); } catch (e) { HL.toast(e.message, "err"); }
+    try { await Promise.all([loadReturned(), loadExtensions(), loadOverdue(), loadReview(), loadClosed()]); } catch (e) { HL.toast(e.message, "err"); }
+  }
+
+  const STEPS = {
+    refuse: { path: "extension/refuse", body: (v) => ({ reason: v }), ok: "已不同意延期", need: "请填写不同意延期的理由" },
+    "review-no": { path: "review", body: (v) => ({ approve: false, note: v }), ok: "已退回承办单位" },
+    reopen: { path: "reopen", body: (v) => ({ reason: v }), ok: "已重办", need: "请填写重办理由" },
+    split: { path: "split", body: (v) => ({ note: v }), ok: "已拆单，工单回到话务待重新派单", need: "请填写拆单理由" },
+  };
+  async function confirmForm(form, id, version) {
+    const step = STEPS[form.dataset.form];
+    const input = form.querySelector("input");
+    const value = input.value.trim();
+    if (step.need && !value) { HL.toast(step.need, "err"); input.focus(); return null; }
+    const done = await HL.act(() => HL.step(id, step.path, Object.assign(step.body(value), { version })), step.ok);
+    if (done && lookedUp) lookup(lookedUp);
+    return done;
   }
 
   /* One click per decision (reasons are asked only where the rules require one). */
+  document.addEventListener("keydown", (ev) => {
+    const form = ev.target.closest && ev.target.closest(".inline-form");
+    if (!form) return;
+    if (ev.key === "Enter") { ev.preventDefault(); form.querySelector(".do-confirm").click(); }
+    else if (ev.key === "Escape") form.querySelector(".do-cancel").click();
+  });
   document.addEventListener("click", async (ev) => {
     const b = ev.target.closest("button, a.open-detail");
     if (!b) return;
-    const tr = b.closest("tr[data-id]");
+    const tr = b.closest("tr[data-id], .lookup-item[data-id]");
     const id = tr ? Number(tr.dataset.id) : null;
     const version = tr ? Number(tr.dataset.version) : null;
     let done = null;
@@ -125,20 +224,21 @@
       done = await HL.act(() => HL.step(id, "redispatch", { unit_id: unitId, version }), "已改派");
     } else if (b.classList.contains("do-approve")) {
       done = await HL.act(() => HL.step(id, "extension/approve", { version }), "已同意延期");
-    } else if (b.classList.contains("do-refuse")) {
-      const reason = prompt("不同意延期的理由：", "请按原时限办结");
-      if (!reason) return;
-      done = await HL.act(() => HL.step(id, "extension/refuse", { reason, version }), "已不同意延期");
+    } else if (b.classList.contains("do-ask")) {
+      const form = tr.querySelector('.inline-form[data-form="' + b.dataset.form + '"]');
+      form.hidden = !form.hidden;
+      if (!form.hidden) { const input = form.querySelector("input"); input.focus(); input.select(); }
+    } else if (b.classList.contains("do-cancel")) {
+      b.closest(".inline-form").hidden = true;
+    } else if (b.classList.contains("do-confirm")) {
+      b.disabled = true;
+      try { done = await confirmForm(b.closest(".inline-form"), id, version); } finally { b.disabled = false; }
     } else if (b.classList.contains("do-press")) {
       done = await HL.act(() => HL.step(id, "press", { version, escalate: false }), "已督办");
     } else if (b.classList.contains("do-escalate")) {
       done = await HL.act(() => HL.step(id, "press", { version, escalate: true }), "已升级督办");
     } else if (b.classList.contains("do-review-ok")) {
       done = await HL.act(() => HL.step(id, "review", { approve: true, version }), "审核通过");
-    } else if (b.classList.contains("do-review-no")) {
-      const note = prompt("退回重办的意见：", "答复不完整，请补充办理情况");
-      if (note === null) return;
-      done = await HL.act(() => HL.step(id, "review", { approve: false, note, version }), "已退回承办单位");
     } else if (b.classList.contains("do-close")) {
       done = await HL.act(() => HL.step(id, "close", { version }), "已办结");
     } else if (b.classList.contains("do-merge")) {
