@@ -30,19 +30,9 @@ def _settings():  # noqa: ANN202
 
 def _prepare(settings, demo: bool) -> list[Any]:  # noqa: ANN001
     """Create or upgrade the database; load the demo city into an empty one."""
-    from hotline import demo as demo_mod
-    from hotline.app import Hotline
-    from hotline.schema import upgrade
+    from hotline.bootstrap import prepare
 
-    upgrade(settings.database_url)
-    hl = Hotline(settings)
-    try:
-        if demo and not demo_mod.is_loaded(hl):
-            print("首次启动：正在生成演示城市「青川市」……", flush=True)
-            return demo_mod.load(settings, hl.now(), progress=lambda m: print("  " + m, flush=True))
-    finally:
-        hl.dispose()
-    return []
+    return prepare(settings, demo=demo, progress=lambda m: print(m, flush=True))
 
 
 def _print_logins(logins: list[Any], host: str, port: int) -> None:

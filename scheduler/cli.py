@@ -21,6 +21,8 @@ import sys
 import threading
 from typing import Any
 
+from hotline.bootstrap import ready_hotline
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -57,22 +59,6 @@ def add_cli(sub: Any) -> None:
     e.set_defaults(handler=cmd_export)
 
 
-def _hotline():  # noqa: ANN202
-    """The Hotline on an up-to-date schema; the demo city is loaded into an empty database."""
-    from hotline import demo as demo_mod
-    from hotline.app import Hotline
-    from hotline.config import Settings
-    from hotline.schema import upgrade
-
-    settings = Settings.from_env()
-    upgrade(settings.database_url)
-    hl = Hotline(settings)
-    if settings.demo and not demo_mod.is_loaded(hl):
-        print("数据库为空：正在生成演示城市……", file=sys.stderr, flush=True)
-        demo_mod.load(settings, hl.now(), progress=lambda m: print("  " + m, file=sys.stderr, flush=True))
-    return hl
-
-
 def _unit_id(hl: Any, ref: str | None) -> int | None:
     if not ref:
         return None
@@ -87,7 +73,7 @@ def _unit_id(hl: Any, ref: str | None) -> int | None:
 def cmd_report(args: argparse.Namespace) -> int:
     from scheduler import rates
 
-    hl = _hotline()
+    hl = ready_hotline()
     try:
         if args.report_command == "daily":
             start = end = args.date or (hl.now().date() - dt.timedelta(days=1))
@@ -130,7 +116,7 @@ def format_text(rep: dict[str, Any]) -> str:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from scheduler import rates
 
-    hl = _hotline()
+    hl = ready_hotline()
     try:
         day = args.date or (hl.now().date() - dt.timedelta(days=1))
         n = rates.snapshot_day(hl, day)
@@ -144,7 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from scheduler import rates
     from scheduler.export import to_pdf, to_xlsx
 
-    hl = _hotline()
+    hl = ready_hotline()
     try:
         day = args.date or (hl.now().date() - dt.timedelta(days=1))
         rep = rates.to_json(rates.report(hl, day))
@@ -161,7 +147,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.config import SchedulerConfig
     from scheduler.service import SchedulerService, Tasks
 
-    hl = _hotline()
+    hl = ready_hotline()
     cfg = SchedulerConfig.from_env()
     if args.once:
         try:
@@ -170,7 +156,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             return 0
         finally:
             hl.dispose()
-    _attach_live_push(hl)
+    from web.live import attach_from_settings
+
+    attach_from_settings(hl)
     svc = SchedulerService(hl, cfg).start()
     done = threading.Event()
 
@@ -187,19 +175,3 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         svc.stop()
         hl.dispose()
     return 0
-
-
-def _attach_live_push(hl: Any) -> None:
-    """In a process of its own the scheduler's events (lights, presses, callback results) reach the
-    browsers only through the Socket.IO message queue shared with the web processes."""
-    import logging
-
-    if not hl.settings.message_queue:
-        logging.getLogger(__name__).info("no HOTLINE_MESSAGE_QUEUE: scheduler events stay in this process")
-        return
-    try:
-        from web.live import attach_emitter
-
-        attach_emitter(hl, hl.settings.message_queue)
-    except Exception:  # noqa: BLE001 - the scheduler works without live push
-        logging.getLogger(__name__).exception("live push forwarding not attached")

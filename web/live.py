@@ -145,6 +145,19 @@ def attach_emitter(hl: Any, message_queue: str, channel: str | None = None) -> A
     return emitter
 
 
+def attach_from_settings(hl: Any) -> Any | None:
+    """For ``run.py sip`` / ``run.py scheduler``: forward this process's events to the browsers when
+    ``HOTLINE_MESSAGE_QUEUE`` is set; without it they reach only this process's own screens."""
+    if not hl.settings.message_queue:
+        log.info("no HOTLINE_MESSAGE_QUEUE: this process's events stay in this process")
+        return None
+    try:
+        return attach_emitter(hl, hl.settings.message_queue)
+    except Exception:  # noqa: BLE001 - calls and jobs work without live push
+        log.exception("live push forwarding not attached")
+        return None
+
+
 # ---------------------------------------------------------------------- the socket side
 @socketio.on("connect")
 def on_connect(auth: Any = None) -> bool:
