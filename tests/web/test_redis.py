@@ -33,7 +33,7 @@ def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 return
         except requests.RequestException:
             pass
