@@ -12,11 +12,9 @@ HOTLINE_MESSAGE_QUEUE (redis://… to share live events between processes), HOTL
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import sys
-import threading
 from typing import Any, Callable
 
 log = logging.getLogger("hotline")

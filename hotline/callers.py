@@ -5,7 +5,7 @@ import datetime as dt
 import logging
 import re
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, BigId

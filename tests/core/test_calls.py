@@ -1,11 +1,9 @@
 """Call records from offer to end, operator selection, interrupted calls, outbound jobs."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
-from hotline.calls import Call
 from hotline.errors import InvalidInput
 from hotline.events import CallAssigned
 
