@@ -215,7 +215,8 @@ def test_expert_seat_has_the_state_switcher(app, city):
     for st in ("available", "on_call", "wrap_up", "away"):
         assert f'data-state="{st}"' in html
     js = client.get("/static/js/expert.js").get_data(as_text=True)
-    assert "/api/v1/operators/me/state" in js and "operator_state" in js
+    assert "HL.seatState()" in js and "operator_state" in js  # the switcher shared with the console
+    assert "/api/v1/operators/me/state" in client.get("/static/js/common.js").get_data(as_text=True)
     client, h = api_client(app, "lawyer")
     r = client.post("/api/v1/operators/me/state", json={"status": "available"}, headers=h)
     assert r.status_code == 200 and r.get_json()["status"] == "available"

@@ -238,5 +238,27 @@
     return state;
   };
 
+  /* The seat-state switcher (_seat_state.html) of the operator console and the expert seat:
+   * returns {show(state, since), load()} for the page's live handlers. */
+  HL.seatState = function () {
+    function show(state, since) {
+      HL.$$("#state-switch button").forEach((b) => b.classList.toggle("active", b.dataset.state === state));
+      HL.$("#state-since").textContent = since ? "自 " + HL.fmt(since) : "";
+    }
+    async function load() {
+      try {
+        const r = await HL.get("/api/v1/operators");
+        const me = r.items.find((o) => o.user_id === HL.user.id);
+        if (me) show(me.status, me.since);
+      } catch (e) { /* an admin opening the console has no seat */ }
+    }
+    HL.$$("#state-switch button").forEach((b) => b.addEventListener("click", async () => {
+      const r = await HL.act(() => HL.post("/api/v1/operators/me/state", { status: b.dataset.state }),
+        "状态已切换为「" + b.textContent.trim() + "」");
+      if (r) show(r.status, r.since);
+    }));
+    return { show, load };
+  };
+
   window.HL = HL;
 })();

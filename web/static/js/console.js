@@ -7,22 +7,8 @@
   let masterId = null;
   const mine = new Map();
 
-  /* ------------------------------------------------------------ seat state */
-  function showState(state, since) {
-    $$("#state-switch button").forEach((b) => b.classList.toggle("active", b.dataset.state === state));
-    $("#state-since").textContent = since ? "自 " + HL.fmt(since) : "";
-  }
-  async function loadState() {
-    try {
-      const r = await HL.get("/api/v1/operators");
-      const me = r.items.find((o) => o.user_id === HL.user.id);
-      if (me) showState(me.status, me.since);
-    } catch (e) { /* admin without a seat */ }
-  }
-  $$("#state-switch button").forEach((b) => b.addEventListener("click", async () => {
-    const r = await HL.act(() => HL.post("/api/v1/operators/me/state", { status: b.dataset.state }), "状态已切换为「" + b.textContent + "」");
-    if (r) showState(r.status, r.since);
-  }));
+  /* Seat state (the three-way transfers ring only an available seat). */
+  const seat = HL.seatState();
 
   /* ------------------------------------------------------------ screen-pop and caller history */
   function renderHistory(h, callInfo) {
@@ -298,8 +284,8 @@
 
   HL.tabs($("#form-card"));
   HL.live({
-    ready: () => { loadMine(); loadState(); },
-    resync: () => { loadMine(); loadState(); },
+    ready: () => { loadMine(); seat.load(); },
+    resync: () => { loadMine(); seat.load(); },
     ticket: async (ev) => {
       try {
         const t = await HL.get("/api/v1/tickets/" + ev.ticket_id);
@@ -309,9 +295,9 @@
     },
     call_pop: (d) => popCall(d.call_id),
     call_ended: () => { $("#pop-card").classList.remove("pop"); },
-    operator_state: (d) => { if (d.user_id === HL.user.id) showState(d.state, d.at); },
+    operator_state: (d) => { if (d.user_id === HL.user.id) seat.show(d.state, d.at); },
   });
   loadMine();
-  loadState();
+  seat.load();
   searchKb("");
 })();

@@ -5,22 +5,8 @@
   const desk = HL.user.unitId;
   let selected = null;
 
-  /* Seat state, as on the operator console: the three-way transfers ring only an available expert. */
-  function showState(state, since) {
-    $$("#state-switch button").forEach((b) => b.classList.toggle("active", b.dataset.state === state));
-    $("#state-since").textContent = since ? "自 " + HL.fmt(since) : "";
-  }
-  async function loadState() {
-    try {
-      const r = await HL.get("/api/v1/operators");
-      const me = r.items.find((o) => o.user_id === HL.user.id);
-      if (me) showState(me.status, me.since);
-    } catch (e) { HL.toast(e.message, "err"); }
-  }
-  $$("#state-switch button").forEach((b) => b.addEventListener("click", async () => {
-    const r = await HL.act(() => HL.post("/api/v1/operators/me/state", { status: b.dataset.state }), "状态已切换为「" + b.textContent.trim() + "」");
-    if (r) showState(r.status, r.since);
-  }));
+  /* Seat state (the three-way transfers ring only an available seat). */
+  const seat = HL.seatState();
 
   const loadQueue = HL.latest(async (current, flashId) => {
     let r, done;
@@ -92,9 +78,9 @@
 
   HL.live({
     call_pop: (d) => popCall(d.call_id),
-    operator_state: (d) => { if (d.user_id === HL.user.id) showState(d.state, d.at); },
+    operator_state: (d) => { if (d.user_id === HL.user.id) seat.show(d.state, d.at); },
     ready: () => loadQueue(),
-    resync: () => { loadQueue(); loadState(); },
+    resync: () => { loadQueue(); seat.load(); },
     ticket: (ev) => {
       if (ev.action === "transfer_to_expert") { HL.beep(); HL.toast("转入工单：" + ev.number, "new"); loadQueue(ev.ticket_id); }
       else loadQueue();
@@ -102,7 +88,7 @@
     },
   });
   loadQueue();
-  loadState();
+  seat.load();
   searchKb("");
   setInterval(() => loadQueue(), 60000);
 })();
