@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from hotline.calls import OperatorState, OperatorStatus
 from hotline.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
@@ -142,18 +142,21 @@ class DirectoryService:
         return token
 
     def user_for_token(self, token: str) -> User:
-        with self.hl.uow() as uow:
+        # A read transaction: on SQLite a write one would queue every API call behind the writers.
+        with self.hl.uow(readonly=True) as uow:
             row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token or "")))
             if row is None or row.revoked or not row.user.active:
                 raise AuthError("令牌无效或已吊销")
-            now = self.hl.now()
-            # Touch last_used at most once a minute: a busy integration must not write on every call.
-            if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-                row.last_used_at = now
-                uow.commit()
             user = row.user
             _ = user.unit
-            return user
+            token_id, last_used = row.id, row.last_used_at
+        now = self.hl.now()
+        # Touch last_used at most once a minute: a busy integration must not write on every call.
+        if last_used is None or now - last_used > dt.timedelta(minutes=1):
+            with self.hl.uow() as uow:
+                uow.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+                uow.commit()
+        return user
 
     # ------------------------------------------------------------------ knowledge base
     def add_article(self, actor: Actor, *, title: str, body: str, tags: str | None = None,

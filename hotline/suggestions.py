@@ -50,6 +50,7 @@ class UnitSuggester:
         self.registry = ModelRegistry(hl.settings.model_path, unsure_threshold=unsure_threshold)
         self.label_map_path = Path(hl.settings.data_dir) / "label_map.json"
         self._label_map_cls = LabelMap
+        self._map, self._map_sig = LabelMap(), ()  # () never equals a file's signature: first call reads
         self._units: dict[str, tuple[int, str]] = {}
         self._units_at = 0.0
         self._lock = threading.Lock()
@@ -65,11 +66,21 @@ class UnitSuggester:
         return self._units
 
     def _label_map(self):  # noqa: ANN202
+        """The admin's label map, re-read only when the file changed (suggestions run on every
+        keystroke of the console, and another process may have saved a new map)."""
         try:
-            return self._label_map_cls.load(self.label_map_path)
-        except ValueError:
-            log.warning("label map %s is invalid; using labels as unit codes", self.label_map_path)
-            return self._label_map_cls()
+            st = self.label_map_path.stat()
+            sig = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
+        if sig != self._map_sig:
+            try:
+                mapping = self._label_map_cls.load(self.label_map_path)
+            except ValueError:
+                log.warning("label map %s is invalid; using labels as unit codes", self.label_map_path)
+                mapping = self._label_map_cls()
+            self._map, self._map_sig = mapping, sig
+        return self._map
 
     def suggest(self, text: str) -> dict[str, Any]:
         raw = self.registry.suggest(text)
