@@ -5,7 +5,9 @@ the same way, so a first command on a fresh machine works whichever it is.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Any, Callable
 
 from hotline.app import Hotline
@@ -37,3 +39,12 @@ def ready_hotline(settings: Settings | None = None) -> Hotline:
     settings = settings or Settings.from_env()
     prepare(settings)
     return Hotline(settings)
+
+
+def run_until_signalled() -> None:
+    """Block until SIGTERM or SIGINT: the main loop of ``run.py sip`` and ``run.py scheduler``."""
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1.0):
+        pass

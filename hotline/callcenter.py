@@ -55,7 +55,8 @@ class CallService:
             uow.commit()
             return call.id
 
-    def _update(self, call_id: int, **values: Any) -> Call:
+    def _update(self, call_id: int, event: Any = None, **values: Any) -> Call:
+        """Set fields of an open call in one transaction; ``event(call)`` may add a domain event."""
         with self.hl.uow() as uow:
             call = uow.session.get(Call, call_id)
             if call is None:
@@ -64,20 +65,15 @@ class CallService:
                 raise IllegalStep("该通话已结束")
             for k, v in values.items():
                 setattr(call, k, v)
+            if event is not None:
+                uow.add_event(event(call))
             uow.commit()
             return call
 
     def queued(self, call_id: int) -> None:
+        """The caller now waits for a person (after greeting and menu): the queue grows."""
         now = self.hl.now()
-        with self.hl.uow() as uow:
-            call = uow.session.get(Call, call_id)
-            if call is None:
-                raise NotFound("来电记录不存在", call_id=call_id)
-            if call.ended_at is not None:
-                raise IllegalStep("该通话已结束")
-            call.queued_at = now
-            uow.add_event(CallQueued(call_id, now))
-            uow.commit()
+        self._update(call_id, lambda call: CallQueued(call.id, now), queued_at=now)
 
     def assign(self, call_id: int, operator_id: int) -> None:
         """The bridge rings this operator: their state turns on-call and their console pops the caller."""

@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import signal
 import sys
-import threading
 from typing import Any
 
-from hotline.bootstrap import ready_hotline
+from hotline.bootstrap import ready_hotline, run_until_signalled
 
 
 def _date(text: str) -> dt.date:
@@ -160,17 +158,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     attach_from_settings(hl)
     svc = SchedulerService(hl, cfg).start()
-    done = threading.Event()
-
-    def _bye(*_a: Any) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, _bye)
-    signal.signal(signal.SIGINT, _bye)
     print(f"调度进程已启动：{svc.lease.holder}（持有租约时执行任务）", file=sys.stderr, flush=True)
     try:
-        while not done.wait(1.0):
-            pass
+        run_until_signalled()
     finally:
         svc.stop()
         hl.dispose()

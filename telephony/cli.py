@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from hotline.bootstrap import ready_hotline
+from hotline.bootstrap import ready_hotline, run_until_signalled
 
 
 def add_cli(sub: Any) -> None:
@@ -36,12 +34,8 @@ def cmd_sip(args: argparse.Namespace) -> int:
     handle = start_bridge(cfg, hotline_ports(hl))
     print(f"SIP 桥接 {cfg.bridge_id} 已启动：{cfg.listen_host}:{handle.port}", file=sys.stderr, flush=True)
     print(cfg.baresip_hint(), file=sys.stderr, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     try:
-        while not done.wait(1.0):
-            pass
+        run_until_signalled()
     finally:
         handle.stop()
         hl.dispose()
