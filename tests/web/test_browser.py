@@ -171,7 +171,7 @@ def test_a_page_that_lost_its_connection_catches_up_on_reconnect(server, open_as
     missed = city.dispatched(unit=city.roads, content="市区主干道井盖缺失，夜间有安全隐患")
     assert unit.locator(f"#inbox tbody tr[data-id='{missed.id}']").count() == 0  # offline: nothing arrived
     unit.evaluate("window.HL_LIVE.socket.connect()")
-    unit.wait_for_selector(f"#inbox tbody tr[data-id='{missed.id}']", timeout=2000)
+    unit.wait_for_selector(f"#inbox tbody tr[data-id='{missed.id}']", timeout=5000)  # reconnecting is not the 1-second push path
     assert unit.evaluate("window.__noReload") == 1
     assert unit.inner_text("#new-count") == "新工单 1"  # a missed arrival still counts and chimes
     assert unit.evaluate("window.HL_LIVE.received.some(r => r.catchup && r.ev.ticket_id === %d)" % missed.id)
