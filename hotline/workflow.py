@@ -249,7 +249,7 @@ class TicketService:
                 co_ids.append(co.id)
         limits, cal = self.hl.time_limits, self.hl.calendar
         t.unit_id = lead.id
-        t.co_units = [TicketCoUnit(unit_id=i) for i in co_ids]
+        t.co_units = _reconcile_co_units(t.co_units, co_ids)
         t.expert_unit_id = None
         t.status = Status.DISPATCHED.value
         t.dispatched_at = now
@@ -416,6 +416,7 @@ class TicketService:
             now = self.hl.now()
             t.status, t.close_kind, t.outcome = Status.CLOSED.value, "first_contact", answer
             t.closed_at, t.closed_on_time = now, True
+            self._close_children(c, t, now)
             self._schedule_callbacks(c.session, t)
         return t
 
@@ -428,10 +429,16 @@ class TicketService:
         note = _text(note, "note", "说明", required=False)
         with self._change(actor, ticket_id, "reject", expected_version) as c:
             _require_status(c.ticket, (Status.ACCEPTED, Status.RETURNED), "不予受理")
-            c.ticket.status, c.ticket.reject_reason = Status.REJECTED.value, reason
-            c.ticket.closed_at = self.hl.now()
+            t, now = c.ticket, self.hl.now()
+            t.status, t.reject_reason, t.closed_at = Status.REJECTED.value, reason, now
             c.note = note
-        return c.ticket
+            # Children merged into it are the same matter: they end with it, not stranded as 已并单.
+            for child in self._children(c.session, t):
+                before, before_units = snapshot(child), child.unit_ids()
+                child.status, child.reject_reason, child.closed_at = Status.REJECTED.value, reason, now
+                self._log(c.uow, child, actor, "reject_with_master", before, before_units, Status.MERGED.value,
+                          f"随主案 {t.number} 不予受理")  # fmt: skip
+        return t
 
     def transfer_to_expert(
         self, actor: Actor, ticket_id: int, desk_unit_id: int, note: str | None = None,
@@ -641,14 +648,18 @@ class TicketService:
             # are the center's steps and do not count against the unit.
             t.closed_on_time = t.due_at is None or (t.replied_at or now) <= t.due_at
             c.note = _text(note, "note", "办结意见", required=False)
-            for child in self._children(c.session, t):
-                before, before_units = snapshot(child), child.unit_ids()
-                child.status, child.close_kind, child.closed_at = Status.CLOSED.value, "master", now
-                child.outcome, child.closed_on_time = t.outcome, t.closed_on_time
-                self._log(c.uow, child, actor, "close_with_master", before, before_units, Status.MERGED.value,
-                          f"随主案 {t.number} 办结")  # fmt: skip
+            self._close_children(c, t, now)
             self._schedule_callbacks(c.session, t)
         return t
+
+    def _close_children(self, c: Change, t: Ticket, now: dt.datetime) -> None:
+        """Merged children close with their master (however the master was closed)."""
+        for child in self._children(c.session, t):
+            before, before_units = snapshot(child), child.unit_ids()
+            child.status, child.close_kind, child.closed_at = Status.CLOSED.value, "master", now
+            child.outcome, child.closed_on_time = t.outcome, t.closed_on_time
+            self._log(c.uow, child, c.actor, "close_with_master", before, before_units, Status.MERGED.value,
+                      f"随主案 {t.number} 办结")  # fmt: skip
 
     def _children(self, session, t: Ticket) -> list[Ticket]:  # noqa: ANN001
         return list(session.scalars(select(Ticket).where(Ticket.master_id == t.id).order_by(Ticket.id)))
@@ -795,6 +806,25 @@ class TicketService:
             self._log(c.uow, master, actor, "split_out", snapshot(master), master.unit_ids(), master.status,
                       f"拆出子工单 {t.number}", {"child_id": t.id})  # fmt: skip
         return t
+
+
+def _reconcile_co_units(current: list[TicketCoUnit], unit_ids: list[int]) -> list[TicketCoUnit]:
+    """The co-unit rows for a new round of handling.
+
+    A unit that stays keeps its row (reset: it signs and gives its opinion again; the old opinion is
+    in the event log). Building fresh rows for the same units instead made the flush INSERT them
+    before the old rows were DELETEd, which the (ticket_id, unit_id) unique key refused.
+    """
+    kept = {c.unit_id: c for c in current}
+    rows = []
+    for unit_id in unit_ids:
+        row = kept.get(unit_id)
+        if row is None:
+            row = TicketCoUnit(unit_id=unit_id)
+        else:
+            row.signed_at = row.opinion = row.opinion_at = None
+        rows.append(row)
+    return rows
 
 
 def _title_from(content: str) -> str:
