@@ -22,6 +22,7 @@ class Settings:
     data_dir: str = str(ROOT / "instance")
     callback_hours: tuple[int, int] = (9, 20)  # 回访 only between 9:00 and 20:00
     demo: bool = True
+    demo_tickets: int = 360  # HOTLINE_DEMO_TICKETS: a smaller demo city for quick trials
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -39,4 +40,6 @@ class Settings:
             a, b = env["HOTLINE_CALLBACK_HOURS"].split("-")
             s.callback_hours = (int(a), int(b))
         s.demo = env.get("HOTLINE_DEMO", "1") not in ("0", "false", "no")
+        if env.get("HOTLINE_DEMO_TICKETS"):
+            s.demo_tickets = max(0, int(env["HOTLINE_DEMO_TICKETS"]))
         return s

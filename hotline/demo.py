@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from hotline import demo_data as D
 from hotline.app import Hotline
 from hotline.callbacks import Callback, CallbackStatus
+from hotline.calls import Call
 from hotline.clock import FrozenClock
 from hotline.config import Settings
 from hotline.errors import HotlineError
+from hotline.tickets import Ticket
 from hotline.units import Unit, UnitKind
 from hotline.users import Actor, Role, User, hash_password
 
@@ -37,20 +39,39 @@ def is_loaded(hl: Hotline) -> bool:
 
 def load(settings: Settings, now: dt.datetime, tickets: int = 360, seed: int = 12345,
          progress: Callable[[str], None] = lambda _m: None) -> list[DemoLogin]:  # fmt: skip
-    """Fill an empty database. Tickets are spread over the 20 days before ``now``."""
+    """Fill an empty database. Tickets are spread over the 20 days before ``now``.
+
+    Call ``hotline.bootstrap.prepare`` rather than this: it marks the load complete at the end, so
+    that a start interrupted half-way is noticed and redone.
+    """
     clock = _DemoClock(now - dt.timedelta(days=21))
     clock.limit = now - dt.timedelta(minutes=1)
     hl = Hotline(settings, clock=clock)
     try:
         rng = random.Random(seed)
         logins = _directory(hl)
-        progress(f"units and {len(logins)} users created")
+        counts = hl.directory.counts()
+        progress(f"已建立 {counts['units']} 个单位、{counts['users']} 个用户")
         _articles(hl)
         _tickets(hl, clock, rng, now, tickets)
-        progress(f"{tickets} demo tickets written")
+        with hl.uow(readonly=True) as uow:
+            written = uow.session.scalar(select(func.count()).select_from(Ticket))
+            calls = uow.session.scalar(select(func.count()).select_from(Call))
+        progress(f"已生成 {written} 张演示工单（{calls} 通来电）")
         return logins
     finally:
         hl.dispose()
+
+
+def complete_state(logins: list[DemoLogin], at: dt.datetime) -> dict:
+    """The ``system_state`` value of a complete demo: the logins are kept so that every later start
+    can print them again."""
+    return {"state": "complete", "completed_at": at.isoformat(),
+            "logins": [[x.username, x.role, x.name] for x in logins]}  # fmt: skip
+
+
+def logins_from_state(state: dict) -> list[DemoLogin]:
+    return [DemoLogin(*row) for row in state.get("logins") or []]
 
 
 def _directory(hl: Hotline) -> list[DemoLogin]:
@@ -133,15 +154,15 @@ def _tickets(hl: Hotline, clock: FrozenClock, rng: random.Random, now: dt.dateti
     # Outcomes and their weights: the demo shows every state a center sees.
     plan = (["accepted"] * 4 + ["first_contact"] * 14 + ["rejected"] * 2 + ["dispatched"] * 10 + ["returned"] * 4
             + ["signed"] * 14 + ["extension"] * 3 + ["replied"] * 8 + ["reviewed"] * 4 + ["closed"] * 27
-            + ["merged"] * 5 + ["expert"] * 3 + ["abandoned"] * 2)  # fmt: skip
+            + ["merged"] * 5 + ["expert"] * 3 + ["abandoned"] * 2 + ["redispatched"] * 2 + ["reopened"] * 2)  # fmt: skip
     tickets_by_unit: dict[int, list[int]] = {}
     for i in range(count):
         kind = plan[i % len(plan)] if i < len(plan) else rng.choice(plan)
         at = start + dt.timedelta(seconds=rng.randint(0, int((now - start).total_seconds()) - 3600))
         at = at.replace(hour=rng.randint(8, 19), microsecond=0)
-        if kind in ("accepted", "dispatched", "signed", "expert", "extension", "returned"):
+        if kind in ("accepted", "dispatched", "signed", "expert", "extension", "returned", "redispatched"):
             at = now - dt.timedelta(hours=rng.randint(2, 96))  # recent enough to still be open
-        elif kind in ("replied", "reviewed", "closed", "merged"):
+        elif kind in ("replied", "reviewed", "closed", "merged", "reopened"):
             at = min(at, now - dt.timedelta(days=8))  # room for the whole chain before "now"
         clock.set(at)
         name, phone = person(rng)
@@ -183,20 +204,29 @@ def _tickets(hl: Hotline, clock: FrozenClock, rng: random.Random, now: dt.dateti
             if kind == "merged" and tickets_by_unit.get(unit.id):
                 hl.tickets.merge(op, tid, tickets_by_unit[unit.id][0], "同一事项重复反映")
                 continue
-            co = []
-            if rng.random() < 0.12:
-                co = [units[rng.choice(["D02", "D01", "P11"])].id]
-                co = [c for c in co if c != unit.id]
-            hl.tickets.dispatch(op, tid, unit.id, co)
+            co: list[Unit] = []
+            # Co-handling units on some tickets, and always on the paths that hand a ticket on again
+            # (re-dispatch, reopen), which must keep them.
+            if rng.random() < 0.12 or kind in ("redispatched", "reopened"):
+                co = [u for u in [units[rng.choice(["D02", "D01", "P11"])]] if u.id != unit.id]
+            hl.tickets.dispatch(op, tid, unit.id, [u.id for u in co])
             tickets_by_unit.setdefault(unit.id, []).append(tid)
             if kind == "dispatched":
                 continue
             ua = unit_actor(unit)
             clock.set(clock.now() + dt.timedelta(hours=rng.randint(1, 20)))
-            if kind == "returned":
+            if kind in ("returned", "redispatched"):
                 hl.tickets.return_ticket(ua, tid, "该事项不属于本单位职责范围，建议转交属地街道处理")
+                if kind == "redispatched":  # 改派 to the township the matter is in, the co-units kept
+                    clock.set(clock.now() + dt.timedelta(hours=1))
+                    to = units[f"T{D.TOWNSHIPS.index(township) + 1:02d}"]
+                    to = to if to.id != unit.id else units["D02"]
+                    hl.tickets.redispatch(sup, tid, to.id, [u.id for u in co if u.id != to.id], "请属地街道牵头办理")
                 continue
             hl.tickets.sign(ua, tid)
+            for cu in co:  # the co-handling unit acknowledges and gives its opinion (协办意见)
+                hl.tickets.sign(unit_actor(cu), tid)
+                hl.tickets.reply(unit_actor(cu), tid, "已配合主办单位现场核查")
             if kind == "signed":
                 continue
             if kind == "extension":
@@ -211,6 +241,11 @@ def _tickets(hl: Hotline, clock: FrozenClock, rng: random.Random, now: dt.dateti
             if kind == "reviewed":
                 continue
             hl.tickets.close(sup, tid)
+            if kind == "reopened":  # the citizen is not satisfied at the callback: 重办
+                with hl.uow(readonly=True) as uow:
+                    cb = uow.session.scalar(select(Callback).where(Callback.ticket_id == tid))
+                clock.set(cb.due_at + dt.timedelta(hours=1))
+                hl.tickets.record_callback(rng.choice(ops), cb.id, "unsatisfied", False, "问题仍未解决", method="auto")
         except (HotlineError, _PastNow):
             continue  # a path the rules refuse, or one that would end in the future: keep the ticket as it is
     _callbacks(hl, clock, rng, now, ops)

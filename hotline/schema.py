@@ -1,6 +1,7 @@
 """Create or upgrade the database schema, always through the Alembic migrations."""
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +19,43 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    """Migrate to ``revision``. Processes started together (``run.py`` and ``run.py sip``, several
+    web workers) take turns: on SQLite through a lock file beside the database, on PostgreSQL
+    through an advisory lock taken in ``migrations/env.py``; the second finds nothing left to do."""
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
+        path = Path(database_url[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                command.upgrade(alembic_config(database_url), revision)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
     command.upgrade(alembic_config(database_url), revision)
+
+
+def wipe(engine) -> None:  # noqa: ANN001
+    """Empty every application table (the schema stays): what a half-written demo city leaves
+    behind is removed before the demo is written again.
+
+    The event log refuses DELETE through its triggers (it is append-only); on SQLite they are set
+    aside for the wipe and put back exactly as they were, on PostgreSQL TRUNCATE does not fire them.
+    """
+    from sqlalchemy import text
+
+    from hotline.models import metadata
+
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        conn.execute(text("PRAGMA defer_foreign_keys = ON"))  # tickets and calls refer to each other
+        triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        for name, _sql in triggers:
+            conn.execute(text(f'DROP TRIGGER "{name}"'))
+        for t in tables:
+            conn.execute(text(f'DELETE FROM "{t}"'))
+        for _name, sql in triggers:
+            conn.execute(text(sql))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from hotline.config import Settings
 from hotline.models import metadata
@@ -26,6 +26,11 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = create_engine(_url())
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes started together migrate one after the other (the lock ends with the
+            # connection); SQLite's turn-taking is a lock file in hotline.schema.upgrade.
+            connection.execute(text("SELECT pg_advisory_lock(12345)"))
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=metadata,
