@@ -6,6 +6,7 @@ city in one time zone, and the working-day calendar is defined in that local tim
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -42,3 +43,15 @@ class FrozenClock:
         with self._lock:
             self._now += dt.timedelta(**delta)
             return self._now
+
+
+class ZoneFormatter(logging.Formatter):
+    """Log times in the center's zone with the offset shown (``2026-12-03 09:15:02+0800``), so a log
+    line and the API's naive local times agree whatever zone the machine itself is set to."""
+
+    def __init__(self, fmt: str | None = None, tz: str = "Asia/Shanghai") -> None:
+        super().__init__(fmt)
+        self.tz = ZoneInfo(tz)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return dt.datetime.fromtimestamp(record.created, self.tz).strftime(datefmt or "%Y-%m-%d %H:%M:%S%z")
