@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hotline.callers import mask_phones_in
+from hotline.privacy import mask_deep, mask_phones_in
 from hotline.errors import AuthError, InvalidInput, NotFound
 from hotline.tickets import FINISHED, STATUS_LABELS, Status, Ticket
 from hotline.units import UNIT_KIND_LABELS, Unit, UnitKind
@@ -63,7 +63,8 @@ def request_view(t: Ticket) -> dict[str, Any]:
         notes += "：" + mask_phones_in(t.outcome)
     elif t.status == Status.MERGED and t.master is not None:
         notes += f"（主案 {t.master.number}）"
-    return {
+    # The public sees what a unit sees at most: every text with its numbers masked.
+    return mask_deep({
         "service_request_id": t.number,
         "status": _public_status(t),
         "status_notes": notes,
@@ -75,13 +76,13 @@ def request_view(t: Ticket) -> dict[str, Any]:
         "requested_datetime": _iso(t.accepted_at),
         "updated_datetime": _iso(t.updated_at),
         "expected_datetime": _iso(t.due_at),
-        "address": None if t.confidential else t.address,
+        "address": None if t.confidential else mask_phones_in(t.address),
         "address_id": None,
         "zipcode": None,
         "lat": None,
         "long": None,
         "media_url": None,
-    }
+    })
 
 
 def _fmt_guard() -> None:
