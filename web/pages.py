@@ -32,7 +32,8 @@ from hotline.tickets import (
 )
 from hotline.units import UnitKind
 from hotline.users import ROLE_LABELS, Actor, Role, User
-from web.auth import hotline, load_user, login_session
+from web.login_limits import mark_failed_login
+from web.auth import end_login_session, hotline, load_user, login_session
 
 bp = Blueprint("pages", __name__)
 
@@ -150,6 +151,7 @@ def login():  # noqa: ANN201
         try:
             user = hotline().directory.authenticate(form.username.data, form.password.data)
         except AuthError:
+            mark_failed_login(form.username.data)  # counts towards the lock (web.login_limits)
             flash("用户名或密码错误", "error")
         else:
             login_session(user)
@@ -168,7 +170,7 @@ def logout():  # noqa: ANN201
     form = LogoutForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            session.clear()
+            end_login_session()
             flash("已退出登录", "info")
             return redirect(url_for("pages.login"))
         abort(400)

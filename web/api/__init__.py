@@ -118,6 +118,6 @@ def _not_found(e: Exception):  # noqa: ANN202
     return error_response(404, "not_found", "接口不存在")
 
 
-from web.api import admin, auth_routes, openapi, records, tickets  # noqa: E402,F401
+from web.api import admin, auth_routes, openapi, records, tickets, users  # noqa: E402,F401
 
 __all__ = ["bp", "route", "generate_csrf"]

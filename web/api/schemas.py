@@ -189,3 +189,19 @@ class LabelMapBody(Body):
 
 class ExpertJoin(Body):
     desk_unit_id: int
+
+
+class UserUpdate(Body):
+    active: bool | None = Field(None, description="false: 停用 (every session and API token of the user ends at once)")
+    display_name: str | None = Field(None, min_length=1, max_length=64)
+    sip_uri: str | None = Field(None, max_length=120)
+    unit_id: int | None = None
+
+
+class PasswordChange(Body):
+    password: str = Field(..., min_length=8, max_length=200, description="The new password")
+    current_password: str | None = Field(None, max_length=200, description="Required when changing one's own password")
+
+
+class Unlock(Body):
+    address: str | None = Field(None, max_length=64, description="Also lift the lock of this client address")
