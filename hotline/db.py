@@ -36,6 +36,9 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
+    # A statement's parameters are callers' numbers and complaints: an error message or a
+    # traceback must never carry them into a log.
+    kw.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kw)
