@@ -11,6 +11,7 @@ from flask import Flask, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from hotline.app import Hotline
@@ -159,6 +160,13 @@ def register_error_handlers(app: Flask) -> None:
         names = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request", 415: "unsupported",
                  429: "too_many_requests"}
         return error_response(e.code or 500, names.get(e.code, "http_error"), e.description or e.name)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(e: IntegrityError):  # noqa: ANN202
+        # A reference to a row that is not there (or a duplicate) that no check caught before the
+        # database did: a 409 in our words; the database's own text (tables, values) is only logged.
+        log.warning("integrity error on %s %s: %s", request.method, request.path, str(e.orig)[:300])
+        return error_response(409, "conflict", "数据冲突：引用的记录不存在或已存在")
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # noqa: ANN202

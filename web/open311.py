@@ -25,6 +25,17 @@ from web.auth import hotline
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 MAX_RESULTS = 1000
+MAX_PAGE = 100_000
+
+
+def _positive(name: str, default: int) -> int:
+    """A positive integer query value ("1e25", "-1", "abc" and 20-digit numbers are a 400)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise InvalidInput(f"{name} must be a positive integer", field=name)
+    return int(raw)
 
 
 def _tz() -> ZoneInfo:
@@ -142,13 +153,10 @@ def list_requests(fmt: str):  # noqa: ANN201
                 q = q.where(Ticket.status.not_in(FINISHED))
             elif wanted == {"closed"}:
                 q = q.where(Ticket.status.in_(FINISHED))
-    try:
-        per_page = min(int(request.args.get("per_page", 50)), MAX_RESULTS)
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        raise InvalidInput("page and per_page must be integers", field="page") from None
-    if per_page < 1 or page < 1:
-        raise InvalidInput("page and per_page must be positive", field="page")
+    per_page = min(_positive("per_page", 50), MAX_RESULTS)
+    page = _positive("page", 1)
+    if page > MAX_PAGE:
+        raise InvalidInput(f"page must be at most {MAX_PAGE}", field="page")
     with hl.uow(readonly=True) as uow:
         rows = uow.session.scalars(q.order_by(Ticket.accepted_at.desc(), Ticket.id.desc())
                                    .offset((page - 1) * per_page).limit(per_page)).all()  # fmt: skip

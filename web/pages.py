@@ -244,7 +244,10 @@ def my_tickets(user: User):  # noqa: ANN201
     """The tickets this operator accepted, newest first (the API has no created_by filter yet)."""
     hl = hotline()
     actor, now = Actor.of(user), hl.now()
-    limit = min(max(int(request.args.get("limit", 30) or 30), 1), 100)
+    raw = request.args.get("limit") or "30"
+    if not raw.isdigit():
+        return jsonify({"error": "invalid_input", "detail": "参数 limit 须为整数", "field": "limit"}), 400
+    limit = min(max(int(raw), 1), 100)
     with hl.uow(readonly=True) as uow:
         rows = uow.session.scalars(
             select(Ticket).options(*hl.queries._load_opts()).where(Ticket.created_by_id == user.id)
