@@ -45,13 +45,14 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
         s = cls()
-        s.database_url = env.get("DATABASE_URL", s.database_url)
+        s.data_dir = env.get("HOTLINE_DATA_DIR", s.data_dir)
+        # The embedded database lives in the data folder with the key and the model.
+        s.database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(s.data_dir) / 'hotline.db'}"
         s.timezone = env.get("HOTLINE_TZ", s.timezone)
         s.time_limits_file = env.get("HOTLINE_TIME_LIMITS") or None
         s.message_queue = env.get("HOTLINE_MESSAGE_QUEUE") or env.get("REDIS_URL") or None
         s.socketio_channel = env.get("HOTLINE_SOCKETIO_CHANNEL") or s.socketio_channel
         s.secret_key = env.get("HOTLINE_SECRET_KEY") or None
-        s.data_dir = env.get("HOTLINE_DATA_DIR", s.data_dir)
         s.model_path = env.get("HOTLINE_MODEL_PATH", str(Path(s.data_dir) / "model" / "unit-classifier.joblib"))
         if "HOTLINE_CALLBACK_HOURS" in env:
             a, b = env["HOTLINE_CALLBACK_HOURS"].split("-")

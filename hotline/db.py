@@ -40,6 +40,9 @@ def make_engine(url: str, **kw: Any) -> Engine:
     # traceback must never carry them into a log.
     kw.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        from hotline.files import prepare_sqlite_file
+
+        prepare_sqlite_file(url)
         kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kw)
 

@@ -1,8 +1,6 @@
 """Create or upgrade the database schema, always through the Alembic migrations."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
@@ -18,6 +16,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    from hotline.files import prepare_sqlite_file
+
+    prepare_sqlite_file(database_url)  # owner-only, in its folder
     command.upgrade(alembic_config(database_url), revision)

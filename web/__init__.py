@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from hotline.app import Hotline
+from hotline.files import private_dir
 from hotline.errors import HotlineError
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def _secret_key(hl: Hotline) -> str:
     if hl.settings.secret_key:
         return hl.settings.secret_key
     path = Path(hl.settings.data_dir) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
