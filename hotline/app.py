@@ -62,7 +62,9 @@ class UnitOfWork(AbstractContextManager):
             raise Conflict("记录已被他人修改，请刷新后重试") from e
         except IntegrityError as e:
             self.session.rollback()
-            raise Conflict("数据冲突：记录已存在或已被他人修改", reason=str(e.orig)[:200]) from e
+            # The database's own text names tables and values: it goes to the log, not the client.
+            log.warning("integrity error at commit: %s", str(e.orig)[:300])
+            raise Conflict("数据冲突：记录已存在或已被他人修改") from e
         events, self.events = self.events, []
         self.hotline.bus.publish(events)
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from hotline.app import Hotline
 from hotline.config import Settings
 from hotline.errors import Conflict
+from hotline.files import private_dir, secure_umask
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def prepare(settings: Settings, demo: bool | None = None,
     from hotline.schema import upgrade
 
     say = progress or (lambda m: print(m, file=sys.stderr, flush=True))
+    # From here on everything this process writes (database, model, recordings) is owner-only.
+    secure_umask()
+    private_dir(settings.data_dir)
     upgrade(settings.database_url)
     hl = Hotline(settings)
     try:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 
 from sqlalchemy import String
@@ -39,44 +38,13 @@ def normalize_phone(raw: str) -> str:
     return s
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678: keeps the first three and last four digits (fewer for short numbers)."""
-    if not phone:
-        return phone
-    if len(phone) >= 11:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    if len(phone) >= 7:
-        return phone[:2] + "*" * (len(phone) - 4) + phone[-2:]
-    return "*" * len(phone)
+# The masking itself lives in hotline.privacy (one function for every text a viewer or a log sees);
+# these names stay importable from here.
+from hotline.privacy import (  # noqa: E402,F401
+    LogRedactionFilter,
+    install_log_masking,
+    mask_phone,
+    mask_phones_in,
+)
 
-
-# Mobile numbers (1[3-9]x, 11 digits) and landlines (0 + area code + 7-8 digits) inside any text.
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
-
-
-def mask_phones_in(text: str) -> str:
-    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(1).replace("-", "")) or "", text)
-
-
-class PhoneMaskingFilter(logging.Filter):
-    """Masks phone numbers in every log record, so none reaches a log file in clear."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix here
-            return True
-        masked = mask_phones_in(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-def install_log_masking() -> None:
-    """Attach the filter to every handler of the root logger (handlers, not loggers, see all records)."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in root.handlers:
-        if not any(isinstance(f, PhoneMaskingFilter) for f in handler.filters):
-            handler.addFilter(PhoneMaskingFilter())
+PhoneMaskingFilter = LogRedactionFilter

@@ -36,7 +36,13 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
+    # A statement's parameters are callers' numbers and complaints: an error message or a
+    # traceback must never carry them into a log.
+    kw.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        from hotline.files import prepare_sqlite_file
+
+        prepare_sqlite_file(url)
         kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kw)
 

@@ -39,6 +39,8 @@ class DirectoryService:
         with self.hl.uow() as uow:
             if uow.session.scalar(select(Unit.id).where(Unit.code == code)):
                 raise Conflict("单位编码已存在", field="code")
+            if parent_id is not None and uow.session.get(Unit, parent_id) is None:
+                raise InvalidInput("上级单位不存在", field="parent_id")
             unit = Unit(code=code.strip(), name=name.strip(), kind=kind, parent_id=parent_id, area=area, phone=phone,
                         active=True)  # fmt: skip
             uow.session.add(unit)

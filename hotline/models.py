@@ -1,4 +1,5 @@
 """Imports every model so ``Base.metadata`` knows the whole schema (Alembic reads it from here)."""
+from hotline.accounts import UserSession  # noqa: F401
 from hotline.callbacks import Callback  # noqa: F401
 from hotline.callers import Caller  # noqa: F401
 from hotline.calls import Call, OperatorState, OutboundJob  # noqa: F401

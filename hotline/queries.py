@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
 from hotline.callers import Caller, mask_phone, normalize_phone
+from hotline.privacy import CENTER_ROLES, mask_for, sees_numbers
 from hotline.errors import Forbidden, InvalidInput, NotFound
 from hotline.tickets import (
     AT_UNIT,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from hotline.app import Hotline
     from hotline.callbacks import Callback
 
-FULL_NUMBER_ROLES = ("system", Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.EXPERT)
+FULL_NUMBER_ROLES = tuple(CENTER_ROLES)
 MAX_PAGE = 200
 
 
@@ -127,13 +128,21 @@ class TicketQueries:
         if f.date_to:
             q = q.where(Ticket.accepted_at < dt.datetime.combine(f.date_to + dt.timedelta(days=1), dt.time()))
         if f.caller_phone:
+            # Searching by number would be an oracle for a masked (or hidden) caller.
+            if not sees_numbers(actor.role):
+                raise Forbidden("只有话务员、督办班长、专家坐席和系统管理员可以按来电号码查询", field="caller_phone")
             phone = normalize_phone(f.caller_phone)
             q = q.where(Ticket.caller_id.in_(select(Caller.id).where(Caller.phone == phone)))
         if f.text:
             text = f.text.strip()[:100]
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(Ticket.number == text, Ticket.title.like(like, escape="\\"),
-                            Ticket.content.like(like, escape="\\"), Ticket.address.like(like, escape="\\")))  # fmt: skip
+            if not sees_numbers(actor.role) and any(c.isdigit() for c in text):
+                # Digits in the text may be a caller's number the viewer sees masked: for units and
+                # managers a search with digits looks at ticket numbers only, never into the text.
+                q = q.where(or_(Ticket.number == text, Ticket.number.like(like, escape="\\")))
+            else:
+                q = q.where(or_(Ticket.number == text, Ticket.title.like(like, escape="\\"),
+                                Ticket.content.like(like, escape="\\"), Ticket.address.like(like, escape="\\")))  # fmt: skip
         if f.type:
             q = q.where(Ticket.type == f.type)
         if f.urgency:
@@ -186,14 +195,14 @@ class TicketQueries:
                 out["master_number"] = s.scalar(select(Ticket.number).where(Ticket.id == t.master_id))
             if with_events:
                 events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))
-                out["events"] = [e.as_dict() for e in events]
+                out["events"] = mask_for(actor.role, [e.as_dict() for e in events])
             return out
 
     def events(self, actor: Actor, ticket_ref: int | str) -> list[dict[str, Any]]:
         with self.hl.uow(readonly=True) as uow:
             t = self._get(uow.session, actor, ticket_ref)
             rows = uow.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))
-            return [e.as_dict() for e in rows]
+            return mask_for(actor.role, [e.as_dict() for e in rows])
 
     def events_since(self, actor: Actor, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
         """Ticket events the actor may see after ``after_id``: what a reconnecting screen missed."""
@@ -213,7 +222,7 @@ class TicketQueries:
                 if actor.role == Role.UNIT:
                     d["before"] = d["after"] = None  # field values go through ticket_view, not here
                 out.append(d)
-            return out
+            return mask_for(actor.role, out)
 
     def last_event_id(self) -> int:
         with self.hl.uow(readonly=True) as uow:
@@ -221,7 +230,7 @@ class TicketQueries:
 
     def caller_history(self, actor: Actor, phone: str, limit: int = 20) -> dict[str, Any]:
         """The screen-pop: who is calling and what they asked before."""
-        if actor.role not in (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.EXPERT, "system"):
+        if not sees_numbers(actor.role):
             raise Forbidden("无权查看来电人历史")
         phone = normalize_phone(phone)
         now = self.hl.now()
@@ -260,7 +269,8 @@ class TicketQueries:
     def view(self, t: Ticket, actor: Actor, now: dt.datetime) -> dict[str, Any]:
         iso = lambda v: v.isoformat() if v else None  # noqa: E731
         caller = None
-        hide_caller = t.confidential and actor.role in (Role.UNIT, Role.MANAGER)
+        # Outside the center a confidential ticket shows no caller at all, and numbers are masked.
+        hide_caller = t.confidential and not sees_numbers(actor.role)
         if t.caller is not None and not hide_caller:
             phone = t.caller.phone if actor.role in FULL_NUMBER_ROLES else mask_phone(t.caller.phone)
             caller = {"id": t.caller.id if actor.role in FULL_NUMBER_ROLES else None, "name": t.caller_name or t.caller.name,
@@ -275,7 +285,7 @@ class TicketQueries:
                 "confidence": t.suggestion_confidence,
                 **({"detail": t.suggestion} if actor.role != Role.UNIT else {}),
             }
-        return {
+        return mask_for(actor.role, {
             "id": t.id,
             "number": t.number,
             "version": t.version,
@@ -332,15 +342,17 @@ class TicketQueries:
             "satisfaction": t.satisfaction,
             "satisfaction_label": SATISFACTION_LABELS.get(t.satisfaction) if t.satisfaction else None,
             "solved": t.solved,
-        }
+        })
 
 
 def callback_view(cb: "Callback", number: str, phone: str | None, actor: Actor) -> dict[str, Any]:
     """A callback as the operators' list shows it: a confidential caller is called but never named."""
     from hotline.tickets import SATISFACTION_LABELS as LABELS
 
-    show = actor.role in FULL_NUMBER_ROLES
-    return {
+    show = sees_numbers(actor.role)
+    if cb.confidential and not show:
+        phone = None  # a confidential caller is hidden outside the center, as on the ticket
+    return mask_for(actor.role, {
         "id": cb.id, "ticket_id": cb.ticket_id, "ticket_number": number, "source_ticket_id": cb.source_ticket_id,
         "round": cb.round, "status": cb.status, "due_at": cb.due_at.isoformat(), "attempts": cb.attempts,
         "confidential": cb.confidential,
@@ -349,7 +361,7 @@ def callback_view(cb: "Callback", number: str, phone: str | None, actor: Actor) 
         "satisfaction_label": LABELS.get(cb.satisfaction) if cb.satisfaction else None,
         "solved": cb.solved, "method": cb.method, "note": cb.note,
         "completed_at": cb.completed_at.isoformat() if cb.completed_at else None,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def list_callbacks(hl: "Hotline", actor: Actor, status: list[str] | None, page: int = 1, per_page: int = 50) -> dict:

@@ -22,17 +22,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate to ``revision``. Processes started together (``run.py`` and ``run.py sip``, several
     web workers) take turns: on SQLite through a lock file beside the database, on PostgreSQL
     through an advisory lock taken in ``migrations/env.py``; the second finds nothing left to do."""
-    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
-        path = Path(database_url[len("sqlite:///"):])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                command.upgrade(alembic_config(database_url), revision)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    from hotline.files import prepare_sqlite_file, sqlite_path
+
+    path = sqlite_path(database_url)
+    if path is None:
+        command.upgrade(alembic_config(database_url), revision)
         return
-    command.upgrade(alembic_config(database_url), revision)
+    prepare_sqlite_file(database_url)  # owner-only, in its folder
+    with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            command.upgrade(alembic_config(database_url), revision)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def wipe(engine) -> None:  # noqa: ANN001

@@ -156,8 +156,10 @@ def similar_open_tickets(hl: "Hotline", actor: "Actor", text: str, area: str | N
     cands = [(r.id, r.content, r.area, r.accepted_at.replace(tzinfo=dt.timezone.utc)) for r in rows]
     hits = find_similar(text, cands, top_k=limit, area=area, now=now.replace(tzinfo=dt.timezone.utc), window_days=days)
     by_id = {r.id: r for r in rows}
-    return [{"id": i, "number": by_id[i].number, "title": by_id[i].title, "status": by_id[i].status,
-             "area": by_id[i].area, "score": score} for i, score in hits]  # fmt: skip
+    from hotline.privacy import mask_for
+
+    return mask_for(actor.role, [{"id": i, "number": by_id[i].number, "title": by_id[i].title, "status": by_id[i].status,
+             "area": by_id[i].area, "score": score} for i, score in hits])  # fmt: skip
 
 
 def history_records(hl: "Hotline", since: dt.datetime | None = None, limit: int = 200_000) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Excel: sheet 指标 (every rate: numerator, denominator, value as a percentage cell), 单位排名 (the
 units' rates and composite score, ranked), 话务员 (operators' call figures), 趋势 (the daily series
-when given). Values are numbers, not formulas, so any reader sees them without recalculating.
+when given). Values are numbers, not formulas, so any reader sees them without recalculating; text that
+looks like a formula is written as text (``as_text``).
 
 PDF fonts: a TrueType/OpenType CJK font is embedded when one is found (``HOTLINE_PDF_FONT``, or
 WenQuanYi Micro Hei / Noto Sans CJK / Droid Sans Fallback at their Debian paths); otherwise the
@@ -99,9 +100,26 @@ def to_xlsx(rep: dict[str, Any], trend: list[dict[str, Any]] | None = None) -> b
                 c.number_format = "0.00%"
         for i in range(1, len(RATES) + 2):
             ws.column_dimensions[get_column_letter(i)].width = 12
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                as_text(cell)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# A text cell starting with one of these would be run as a formula by Excel or LibreOffice
+# (formula injection, e.g. a unit or operator named "=HYPERLINK(...)"); tab and CR also start one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: Any) -> None:
+    """Keep a string cell a string: openpyxl would store "=..." as a formula. The quote prefix is
+    what Excel itself sets when one types '=... ."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
 # --------------------------------------------------------------------------- PDF

@@ -8,11 +8,14 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, jsonify, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from hotline.app import Hotline
+from hotline.files import private_dir
 from hotline.errors import HotlineError
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ def _secret_key(hl: Hotline) -> str:
     if hl.settings.secret_key:
         return hl.settings.secret_key
     path = Path(hl.settings.data_dir) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -38,18 +41,33 @@ def _secret_key(hl: Hotline) -> str:
 def create_app(hotline: Hotline | None = None, *, testing: bool = False, message_queue: str | None = None) -> Flask:
     hl = hotline or Hotline.from_env()
     app = Flask(__name__)
+    from hotline.accounts import SESSION_LIFETIME
+    from web import login_limits, security
+
     app.config.update(
         SECRET_KEY=_secret_key(hl),
         TESTING=testing,
         JSON_AS_ASCII=False,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a call-hall shift is longer than Flask-WTF's default hour
+        # CSRF is checked below for cookie-authenticated writes only: a bearer token is no cookie a
+        # browser would send by itself, so integrations never need a CSRF token.
+        WTF_CSRF_CHECK_DEFAULT=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
+    security.init_app(app, hl.settings)
     app.json.ensure_ascii = False
     app.extensions["hotline"] = hl
     csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_for_cookie_writes():  # noqa: ANN202
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or request.blueprint in ("api", "open311"):
+            return  # reads; the API checks session writes itself; Open311 writes carry an api_key
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return
+        if app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()
 
     from web.api import bp as api_bp
     from web.open311 import bp as open311_bp
@@ -78,9 +96,12 @@ def create_app(hotline: Hotline | None = None, *, testing: bool = False, message
         app,
         message_queue=message_queue if message_queue is not None else hl.settings.message_queue,
         async_mode="threading",
-        cors_allowed_origins=[],  # same origin only
+        # Only the center's own pages may open a socket (HOTLINE_ALLOWED_ORIGINS, else same host).
+        cors_allowed_origins=security.origin_checker(hl.settings),
         channel=hl.settings.socketio_channel,
     )
+    security.wrap_proxy(app, hl.settings)
+    login_limits.init_app(app, hl.settings)
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202
@@ -121,12 +142,32 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(400, "csrf_failed", "CSRF 校验失败，请刷新页面后重试")
         return e
 
+    @app.errorhandler(RateLimitExceeded)
+    def _locked(e: RateLimitExceeded):  # noqa: ANN202
+        detail = "登录失败次数过多，已暂时锁定，请稍后再试或联系系统管理员解锁"
+        if wants_json():
+            return error_response(429, "too_many_attempts", detail)
+        from flask import flash, render_template
+
+        from web.pages import LoginForm
+
+        flash(detail, "error")
+        return render_template("login.html", form=LoginForm()), 429
+
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):  # noqa: ANN202
         if not wants_json():
             return e
-        names = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request", 415: "unsupported"}
+        names = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request", 415: "unsupported",
+                 429: "too_many_requests"}
         return error_response(e.code or 500, names.get(e.code, "http_error"), e.description or e.name)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(e: IntegrityError):  # noqa: ANN202
+        # A reference to a row that is not there (or a duplicate) that no check caught before the
+        # database did: a 409 in our words; the database's own text (tables, values) is only logged.
+        log.warning("integrity error on %s %s: %s", request.method, request.path, str(e.orig)[:300])
+        return error_response(409, "conflict", "数据冲突：引用的记录不存在或已存在")
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # noqa: ANN202

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from flask import current_app, g, request, session
 
+from hotline.accounts import AccountService
 from hotline.app import Hotline
 from hotline.errors import AuthError, Forbidden
 from hotline.users import Actor, User
@@ -25,13 +26,15 @@ def load_user() -> User | None:
         user, via = hotline().directory.user_for_token(header[7:].strip()), "token"
     elif request.args.get("api_key") or (request.form.get("api_key") if request.form else None):
         user, via = hotline().directory.user_for_token(request.args.get("api_key") or request.form["api_key"]), "token"
-    elif session.get("user_id"):
-        user = hotline().directory.user(session["user_id"])
-        if user is None or not user.active:
+    elif session.get("sid"):
+        # The session lives on the server: a logged-out, expired or deactivated one finds no row.
+        user = AccountService(hotline()).user_for_session(session["sid"])
+        if user is None:
             session.clear()
-            user = None
         else:
             via = "session"
+    elif session:
+        session.clear()  # a cookie from before server-side sessions, or somebody else's invention
     g.hl_user, g.hl_auth_via = user, via
     return user
 
@@ -49,10 +52,25 @@ def auth_via() -> str | None:
 
 
 def login_session(user: User) -> None:
-    session.clear()
+    end_login_session()  # a new login never reuses the session it arrived with
+    session["sid"] = AccountService(hotline()).start_session(user.id)
     session["user_id"] = user.id
     session["role"] = user.role
     session.permanent = True
+    g.pop("hl_user", None)
+
+
+def end_login_session() -> None:
+    """退出登录: the session ends on the server, then the cookie is emptied."""
+    sid = session.get("sid")
+    if sid:
+        AccountService(hotline()).end_session(sid)
+    session.clear()
+    g.pop("hl_user", None)
+
+
+def current_session_id() -> str | None:
+    return session.get("sid") if auth_via() == "session" else None
 
 
 def roles_required(*roles: str) -> Callable:

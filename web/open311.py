@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hotline.callers import mask_phones_in
+from hotline.privacy import mask_deep, mask_phones_in
 from hotline.errors import AuthError, InvalidInput, NotFound
 from hotline.tickets import FINISHED, STATUS_LABELS, Status, Ticket
 from hotline.units import UNIT_KIND_LABELS, Unit, UnitKind
@@ -25,6 +25,17 @@ from web.auth import hotline
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 MAX_RESULTS = 1000
+MAX_PAGE = 100_000
+
+
+def _positive(name: str, default: int) -> int:
+    """A positive integer query value ("1e25", "-1", "abc" and 20-digit numbers are a 400)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise InvalidInput(f"{name} must be a positive integer", field=name)
+    return int(raw)
 
 
 def _tz() -> ZoneInfo:
@@ -63,7 +74,8 @@ def request_view(t: Ticket) -> dict[str, Any]:
         notes += "：" + mask_phones_in(t.outcome)
     elif t.status == Status.MERGED and t.master is not None:
         notes += f"（主案 {t.master.number}）"
-    return {
+    # The public sees what a unit sees at most: every text with its numbers masked.
+    return mask_deep({
         "service_request_id": t.number,
         "status": _public_status(t),
         "status_notes": notes,
@@ -75,13 +87,13 @@ def request_view(t: Ticket) -> dict[str, Any]:
         "requested_datetime": _iso(t.accepted_at),
         "updated_datetime": _iso(t.updated_at),
         "expected_datetime": _iso(t.due_at),
-        "address": None if t.confidential else t.address,
+        "address": None if t.confidential else mask_phones_in(t.address),
         "address_id": None,
         "zipcode": None,
         "lat": None,
         "long": None,
         "media_url": None,
-    }
+    })
 
 
 def _fmt_guard() -> None:
@@ -141,13 +153,10 @@ def list_requests(fmt: str):  # noqa: ANN201
                 q = q.where(Ticket.status.not_in(FINISHED))
             elif wanted == {"closed"}:
                 q = q.where(Ticket.status.in_(FINISHED))
-    try:
-        per_page = min(int(request.args.get("per_page", 50)), MAX_RESULTS)
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        raise InvalidInput("page and per_page must be integers", field="page") from None
-    if per_page < 1 or page < 1:
-        raise InvalidInput("page and per_page must be positive", field="page")
+    per_page = min(_positive("per_page", 50), MAX_RESULTS)
+    page = _positive("page", 1)
+    if page > MAX_PAGE:
+        raise InvalidInput(f"page must be at most {MAX_PAGE}", field="page")
     with hl.uow(readonly=True) as uow:
         rows = uow.session.scalars(q.order_by(Ticket.accepted_at.desc(), Ticket.id.desc())
                                    .offset((page - 1) * per_page).limit(per_page)).all()  # fmt: skip

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import PasswordField, StringField
@@ -32,7 +32,8 @@ from hotline.tickets import (
 )
 from hotline.units import UnitKind
 from hotline.users import ROLE_LABELS, Actor, Role, User
-from web.auth import hotline, load_user, login_session
+from web.login_limits import mark_failed_login
+from web.auth import end_login_session, hotline, load_user, login_session
 
 bp = Blueprint("pages", __name__)
 
@@ -150,6 +151,7 @@ def login():  # noqa: ANN201
         try:
             user = hotline().directory.authenticate(form.username.data, form.password.data)
         except AuthError:
+            mark_failed_login(form.username.data)  # counts towards the lock (web.login_limits)
             flash("用户名或密码错误", "error")
         else:
             login_session(user)
@@ -168,7 +170,7 @@ def logout():  # noqa: ANN201
     form = LogoutForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            session.clear()
+            end_login_session()
             flash("已退出登录", "info")
             return redirect(url_for("pages.login"))
         abort(400)
@@ -242,7 +244,10 @@ def my_tickets(user: User):  # noqa: ANN201
     """The tickets this operator accepted, newest first (the API has no created_by filter yet)."""
     hl = hotline()
     actor, now = Actor.of(user), hl.now()
-    limit = min(max(int(request.args.get("limit", 30) or 30), 1), 100)
+    raw = request.args.get("limit") or "30"
+    if not raw.isdigit():
+        return jsonify({"error": "invalid_input", "detail": "参数 limit 须为整数", "field": "limit"}), 400
+    limit = min(max(int(raw), 1), 100)
     with hl.uow(readonly=True) as uow:
         rows = uow.session.scalars(
             select(Ticket).options(*hl.queries._load_opts()).where(Ticket.created_by_id == user.id)

@@ -54,14 +54,17 @@ def _yesterday() -> dt.date:
     return hotline().now().date() - dt.timedelta(days=1)
 
 
-def _unit_arg() -> int | None:
-    raw = request.args.get("unit_id") or request.args.get("unit")
+def _id_arg(name: str, raw: str | None) -> int | None:
+    """An id from the query string: digits that fit the database's 64-bit ids, else a 400."""
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput("单位编号无效", field="unit_id") from None
+    if not raw.isdigit() or int(raw) > 2**63 - 1:
+        raise InvalidInput(f"参数 {name} 须为有效编号", field=name)
+    return int(raw)
+
+
+def _unit_arg() -> int | None:
+    return _id_arg("unit_id", request.args.get("unit_id") or request.args.get("unit"))
 
 
 def _range() -> tuple[dt.date, dt.date]:
@@ -114,7 +117,7 @@ def api_snapshots():  # noqa: ANN201
     scope = request.args.get("scope", "center")
     if scope not in ("center", "unit", "operator"):
         raise InvalidInput("scope 应为 center、unit 或 operator", field="scope")
-    scope_id = int(request.args.get("scope_id") or 0)
+    scope_id = _id_arg("scope_id", request.args.get("scope_id")) or 0
     got = rates.stored(hotline(), start, end, scope, scope_id)
     return jsonify({"scope": scope, "scope_id": scope_id,
                     "days": [{"date": d.isoformat(), "rates": rates.rates_dict(r)} for d, r in sorted(got.items())]})  # fmt: skip

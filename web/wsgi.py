@@ -17,9 +17,11 @@ from __future__ import annotations
 from hotline import suggestions
 from hotline.app import Hotline
 from hotline.callers import install_log_masking
+from hotline.files import secure_umask
 from web import create_app
 
 install_log_masking()  # phone numbers never reach a log in clear, under gunicorn's handlers too
+secure_umask()  # what this worker writes (the SQLite file, a session key) is owner-only
 
 hl = Hotline.from_env()
 suggestions.attach(hl)

@@ -61,8 +61,9 @@ def route(
             return jsonify(result), status
 
         flask_path = path.replace("{", "<").replace("}", ">")
-        for name, conv in (("ticket_id", "int"), ("unit_id", "int"), ("callback_id", "int"), ("user_id", "int"), ("call_id", "int")):
-            flask_path = flask_path.replace(f"<{name}>", f"<{conv}:{name}>")
+        # Ids are 64-bit in the database: a larger one is no record (404), never an overflow (500).
+        for name in ("ticket_id", "unit_id", "callback_id", "user_id", "call_id"):
+            flask_path = flask_path.replace(f"<{name}>", f"<int(max={2**63 - 1}):{name}>")
         bp.add_url_rule(flask_path, endpoint=fn.__name__, view_func=view, methods=[method])
         return view
 
@@ -118,6 +119,6 @@ def _not_found(e: Exception):  # noqa: ANN202
     return error_response(404, "not_found", "接口不存在")
 
 
-from web.api import admin, auth_routes, openapi, records, tickets  # noqa: E402,F401
+from web.api import admin, auth_routes, openapi, records, tickets, users  # noqa: E402,F401
 
 __all__ = ["bp", "route", "generate_csrf"]

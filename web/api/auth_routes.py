@@ -1,24 +1,29 @@
 """Login, logout, who am I, API tokens."""
 from __future__ import annotations
 
-from flask import session
 from flask_wtf.csrf import generate_csrf
 
+from hotline.errors import AuthError
 from web.api import route
 from web.api.schemas import Login, TokenRequest
-from web.auth import current_actor, hotline, load_user, login_session
+from web.login_limits import mark_failed_login
+from web.auth import current_actor, end_login_session, hotline, load_user, login_session
 
 
 @route("/auth/login", "POST", summary="登录（建立会话）", tag="auth", body=Login, auth=False)
 def login(data: Login):  # noqa: ANN201
-    user = hotline().directory.authenticate(data.username, data.password)
+    try:
+        user = hotline().directory.authenticate(data.username, data.password)
+    except AuthError:
+        mark_failed_login(data.username)  # counts towards the lock (web.login_limits)
+        raise
     login_session(user)
     return {"user": user.as_dict(), "csrf_token": generate_csrf()}
 
 
 @route("/auth/logout", "POST", summary="退出登录", tag="auth")
 def logout():  # noqa: ANN201
-    session.clear()
+    end_login_session()
     return {"ok": True}
 
 

@@ -1,9 +1,6 @@
 """Units, callers, callbacks, the knowledge base, calls, operators and the event feed."""
 from __future__ import annotations
 
-from flask import request
-
-from hotline.errors import InvalidInput
 from hotline.queries import list_callbacks
 from hotline.users import Role
 from web.api import route
@@ -11,23 +8,9 @@ from web.api import schemas as s
 from web.auth import current_actor, hotline, roles_required
 
 
-def _int_arg(name: str, default: int, lo: int = 0, hi: int = 10**12) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"参数 {name} 须为整数", field=name) from None
-    if not lo <= value <= hi:
-        raise InvalidInput(f"参数 {name} 须在 {lo} 到 {hi} 之间", field=name)
-    return value
-
-
-@route("/units", summary="成员单位列表", tag="directory")
-def units():  # noqa: ANN201
-    kind = request.args.get("kind") or None
-    return {"items": [u.as_dict() for u in hotline().directory.units(kind)]}
+@route("/units", summary="成员单位列表", tag="directory", query=s.UnitsQuery)
+def units(params: s.UnitsQuery):  # noqa: ANN201
+    return {"items": [u.as_dict() for u in hotline().directory.units(params.kind)]}
 
 
 @route("/units/{unit_id}", summary="成员单位", tag="directory")
@@ -40,11 +23,10 @@ def caller_history(phone: str):  # noqa: ANN201
     return hotline().queries.caller_history(current_actor(), phone)
 
 
-@route("/callbacks", summary="回访列表", tag="callbacks")
-def callbacks():  # noqa: ANN201
-    status = [x for x in (request.args.get("status") or "").split(",") if x] or None
-    page = _int_arg("page", 1, 1)
-    return list_callbacks(hotline(), current_actor(), status, page)
+@route("/callbacks", summary="回访列表", tag="callbacks", query=s.CallbacksQuery)
+def callbacks(params: s.CallbacksQuery):  # noqa: ANN201
+    status = [x for x in (params.status or "").split(",") if x] or None
+    return list_callbacks(hotline(), current_actor(), status, params.page)
 
 
 @route("/callbacks/{callback_id}/result", "POST", summary="登记回访结果", tag="callbacks", body=s.CallbackResult)
@@ -53,16 +35,15 @@ def callback_result(callback_id: int, data: s.CallbackResult):  # noqa: ANN201
     return {"id": cb.id, "status": cb.status, "satisfaction": cb.satisfaction}
 
 
-@route("/knowledge", summary="知识库检索", tag="knowledge")
-def knowledge():  # noqa: ANN201
-    q = (request.args.get("q") or "")[:100]
-    return {"items": [a.as_dict() for a in hotline().directory.search_articles(q, _int_arg("limit", 10, 1, 50))]}
+@route("/knowledge", summary="知识库检索", tag="knowledge", query=s.KnowledgeQuery)
+def knowledge(params: s.KnowledgeQuery):  # noqa: ANN201
+    return {"items": [a.as_dict() for a in hotline().directory.search_articles(params.q or "", params.limit)]}
 
 
-@route("/events", summary="事件流（断线重连补齐）", tag="events")
-def events():  # noqa: ANN201
-    after = _int_arg("after", 0)
-    items = hotline().queries.events_since(current_actor(), after, _int_arg("limit", 500, 1, 2000))
+@route("/events", summary="事件流（断线重连补齐）", tag="events", query=s.EventsQuery)
+def events(params: s.EventsQuery):  # noqa: ANN201
+    after = params.after
+    items = hotline().queries.events_since(current_actor(), after, params.limit)
     return {"items": items, "last_id": items[-1]["id"] if items else after}
 
 
@@ -90,13 +71,13 @@ def call_back(call_id: int):  # noqa: ANN201
     return {"job_id": hotline().calls.request_call_back(current_actor(), call_id)}
 
 
-@route("/calls/missed", summary="漏接来电（待回拨）", tag="calls")
+@route("/calls/missed", summary="漏接来电（待回拨）", tag="calls", query=s.MissedQuery)
 @roles_required(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
-def missed_calls():  # noqa: ANN201
+def missed_calls(params: s.MissedQuery):  # noqa: ANN201
     return {
         "items": [
             {"id": c.id, "number": c.number, "line": c.line, "offered_at": c.offered_at.isoformat(),
              "wait_seconds": c.wait_seconds}
-            for c in hotline().calls.missed_calls(_int_arg("limit", 100, 1, 500))
+            for c in hotline().calls.missed_calls(params.limit)
         ]
     }  # fmt: skip

@@ -5,11 +5,19 @@ The same models feed the OpenAPI document, so what is documented is what is chec
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.tickets import Channel, RejectReason, Satisfaction, TicketType, Urgency
+
+
+# Every integer the API takes fits the database's 64-bit columns: a larger one is a 400, never an
+# overflow inside the database driver (a 500).
+INT64_MAX = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Version = Annotated[int, Field(ge=0, le=INT64_MAX)]
+MAX_PAGE_NUMBER = 100_000
 
 
 class Body(BaseModel):
@@ -17,7 +25,7 @@ class Body(BaseModel):
 
 
 class Versioned(Body):
-    version: int | None = Field(None, description="The ticket version the client saw; a stale one gives 409 conflict")
+    version: Version | None = Field(None, description="The ticket version the client saw; a stale one gives 409 conflict")
 
 
 class Login(Body):
@@ -27,7 +35,7 @@ class Login(Body):
 
 class TokenRequest(Body):
     name: str = Field("api", max_length=100)
-    user_id: int | None = None
+    user_id: Id | None = None
 
 
 class TicketCreate(Body):
@@ -43,7 +51,7 @@ class TicketCreate(Body):
     area: str | None = Field(None, max_length=100)
     address: str | None = Field(None, max_length=255)
     title: str | None = Field(None, max_length=200)
-    call_id: int | None = None
+    call_id: Id | None = None
 
 
 class TicketAmend(Versioned):
@@ -67,13 +75,13 @@ class Reject(Versioned):
 
 
 class Dispatch(Versioned):
-    unit_id: int
-    co_unit_ids: list[int] = Field(default_factory=list, max_length=20)
+    unit_id: Id
+    co_unit_ids: list[Id] = Field(default_factory=list, max_length=20)
     note: str | None = Field(None, max_length=5000)
 
 
 class ToExpert(Versioned):
-    desk_unit_id: int
+    desk_unit_id: Id
     note: str | None = Field(None, max_length=5000)
 
 
@@ -109,7 +117,7 @@ class Review(Versioned):
 
 
 class Merge(Versioned):
-    master_id: int
+    master_id: Id
     note: str | None = Field(None, max_length=5000)
 
 
@@ -127,7 +135,7 @@ class TicketQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: str | None = Field(None, description="Comma-separated statuses")
-    unit_id: int | None = None
+    unit_id: Id | None = None
     overdue: bool | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -135,10 +143,10 @@ class TicketQuery(BaseModel):
     q: str | None = Field(None, max_length=100, description="Text in number, title, content or address")
     type: TicketType | None = None
     urgency: Urgency | None = None
-    master_id: int | None = None
-    expert_unit_id: int | None = None
+    master_id: Id | None = None
+    expert_unit_id: Id | None = None
     pending_extension: bool | None = None
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE_NUMBER)
     per_page: int = Field(20, ge=1, le=200)
     order: Literal["newest", "due"] = "newest"
 
@@ -156,14 +164,14 @@ class SimilarQuery(BaseModel):
     area: str | None = Field(None, max_length=100)
     days: int = Field(7, ge=1, le=90)
     limit: int = Field(5, ge=1, le=20)
-    exclude: int | None = Field(None, description="A ticket id to leave out (the one being written)")
+    exclude: Id | None = Field(None, description="A ticket id to leave out (the one being written)")
 
 
 class UnitCreate(Body):
     code: str = Field(..., min_length=1, max_length=32)
     name: str = Field(..., min_length=1, max_length=100)
     kind: Literal["township", "department", "public_service", "expert_desk"]
-    parent_id: int | None = None
+    parent_id: Id | None = None
     area: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40)
 
@@ -173,7 +181,7 @@ class UserCreate(Body):
     password: str = Field(..., min_length=8, max_length=200)
     display_name: str = Field(..., min_length=1, max_length=64)
     role: Literal["operator", "expert", "unit", "supervisor", "manager", "admin"]
-    unit_id: int | None = None
+    unit_id: Id | None = None
     sip_uri: str | None = Field(None, max_length=120)
 
 
@@ -188,4 +196,47 @@ class LabelMapBody(Body):
 
 
 class ExpertJoin(Body):
-    desk_unit_id: int
+    desk_unit_id: Id
+
+
+class UserUpdate(Body):
+    active: bool | None = Field(None, description="false: 停用 (every session and API token of the user ends at once)")
+    display_name: str | None = Field(None, min_length=1, max_length=64)
+    sip_uri: str | None = Field(None, max_length=120)
+    unit_id: Id | None = None
+
+
+class PasswordChange(Body):
+    password: str = Field(..., min_length=8, max_length=200, description="The new password")
+    current_password: str | None = Field(None, max_length=200, description="Required when changing one's own password")
+
+
+class Unlock(Body):
+    address: str | None = Field(None, max_length=64, description="Also lift the lock of this client address")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitsQuery(Query):
+    kind: Literal["township", "department", "public_service", "expert_desk"] | None = None
+
+
+class CallbacksQuery(Query):
+    status: str | None = Field(None, max_length=100, description="Comma-separated: pending, calling, done, manual, cancelled")
+    page: int = Field(1, ge=1, le=MAX_PAGE_NUMBER)
+
+
+class KnowledgeQuery(Query):
+    q: str | None = Field(None, max_length=100)
+    limit: int = Field(10, ge=1, le=50)
+
+
+class EventsQuery(Query):
+    after: int = Field(0, ge=0, le=INT64_MAX, description="The last event id the client has")
+    limit: int = Field(500, ge=1, le=2000)
+
+
+class MissedQuery(Query):
+    limit: int = Field(100, ge=1, le=500)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline.errors import InvalidInput
 from hotline.queries import TicketFilter
 from web.api import route, version_of
 from web.api import schemas as s
@@ -28,6 +29,8 @@ def list_tickets(params: s.TicketQuery):  # noqa: ANN201
 
 @route("/tickets", "POST", summary="受理新工单", tag="tickets", body=s.TicketCreate, status=201)
 def create_ticket(data: s.TicketCreate):  # noqa: ANN201
+    if data.call_id is not None and hotline().calls.get(data.call_id) is None:
+        raise InvalidInput("来电记录不存在", field="call_id")
     t = hotline().tickets.accept(current_actor(), **data.model_dump(mode="json"))
     return _view(t.id)
 

@@ -283,6 +283,8 @@
   setInterval(() => loadFollowups(), 60000);
 
   HL.tabs($("#form-card"));
+  // Enter in a field never submits the form: every action is a button (no inline handler: CSP).
+  $("#ticket-form").addEventListener("submit", (e) => e.preventDefault());
   HL.live({
     ready: () => { loadMine(); seat.load(); },
     resync: () => { loadMine(); seat.load(); },
