@@ -7,6 +7,7 @@ them; they build their in-dialog requests and answers here.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
@@ -51,6 +52,12 @@ class Leg:
         self.on_hold = False
         self.created = time.monotonic()
         self.answered_at: float | None = None
+        self.media_since = self.created  # last change of the media (the RTP timeout counts from it)
+        self.transport = "udp"  # udp | tcp: how this dialog's requests travel
+        self.flow = None  # the TCP connection of the dialog, reused while it is open
+        # Addresses allowed to send requests in this dialog besides HOTLINE_SIP_TRUSTED: the host
+        # the INVITE came from (inbound) or went to / was answered from (outbound).
+        self.peer_hosts: set[str] = set()
 
     @property
     def dtmf(self):
@@ -65,6 +72,7 @@ class Leg:
 
     def apply_offer_or_answer(self, offer: sdpmod.MediaOffer, neg: sdpmod.Negotiated) -> None:
         self.remote_offer, self.negotiated = offer, neg
+        self.media_since = time.monotonic()
         self.on_hold = offer.hold
         remote = None if offer.hold else (offer.host, offer.port)
         if remote is not None:
@@ -85,7 +93,7 @@ class Leg:
         m = SipMessage()
         m.method = method
         m.uri = str(target)
-        m.add("Via", self.ua.via())
+        m.add("Via", self.ua.via(self.transport))
         m.add("Max-Forwards", "70")
         for r in self.route_set:
             m.add("Route", r)
@@ -104,9 +112,16 @@ class Leg:
             dest = self.ua.resolve(target.host, target.port or 5060)
         return m, dest
 
+    def send_request(self, m: SipMessage, dest: tuple[str, int], on_response=lambda r: None,
+                     on_timeout=lambda: None, timeout: float = 8.0) -> ClientTx:
+        tx = ClientTx(self.ua, m, dest, on_response, on_timeout, timeout=timeout,
+                      transport=self.transport, flow=self.flow)
+        self.flow = tx.flow or self.flow
+        return tx
+
     def send_bye(self) -> None:
         m, dest = self.new_request("BYE")
-        ClientTx(self.ua, m, dest, lambda r: None, lambda: None, timeout=8.0)
+        self.send_request(m, dest)
 
     def hangup(self, reason: str = "local_bye") -> None:
         """End the leg whatever its state: BYE, CANCEL or an error response."""
@@ -118,7 +133,7 @@ class Leg:
                 return
             self.state = "ended"
             self.end_reason = reason
-            self.ua._dialogs.pop(self.call_id, None)
+            self.ua._leg_ended(self)
         self.ended.set()  # before closing media: waiters on playback must see the hang-up
         self.media.close()
         log.info("leg %s %s ended: %s", self.direction, self.call_id[:12], reason)
@@ -133,6 +148,12 @@ class Leg:
         tx.respond(200)
         self.finish("remote_bye")
 
+    def _refresh_target(self, req: SipMessage) -> None:
+        # a target refresh (RFC 3261 §12.2.2), trusted because the UA checked tags and source
+        c = req.contact
+        if c is not None and c.uri.host:
+            self.remote_target = c.uri
+
     def on_reinvite(self, tx: ServerTx) -> None:
         offer = sdpmod.parse(tx.req.body) if tx.req.body else None
         if offer is not None:
@@ -144,10 +165,38 @@ class Leg:
             direction = sdpmod.answer_direction(offer)
         else:
             direction = "sendrecv"
+        self._refresh_target(tx.req)
         self.sdp_version += 1
-        tx.respond(200, self.local_tag if self.direction == "in" else None,
-                   [("Contact", self.ua.contact())], self.local_sdp(direction), "application/sdp")
+        tx.respond(200, self.local_tag, [("Contact", self.ua.contact(transport=self.transport))],
+                   self.local_sdp(direction), "application/sdp")
         log.info("leg %s re-INVITE: %s", self.call_id[:12], "hold" if self.on_hold else "resume")
+
+    def on_update(self, tx: ServerTx) -> None:
+        """RFC 3311 UPDATE: an offer gets an answer in the 200 and changes the media now."""
+        contact = [("Contact", self.ua.contact(transport=self.transport))]
+        offer = sdpmod.parse(tx.req.body) if tx.req.body else None
+        if offer is None:  # no offer: a session refresh, or a target refresh
+            self._refresh_target(tx.req)
+            tx.respond(200, self.local_tag, contact)
+            return
+        if self.state == "early" or getattr(self, "awaiting_answer", False):
+            # the INVITE's offer/answer is not complete: RFC 3311 §5.2 (we answer the INVITE's
+            # offer in the 200; an offerless INVITE's answer comes in the ACK)
+            if getattr(self, "awaiting_answer", False):
+                tx.respond(491)
+            else:
+                tx.respond(500, headers=[("Retry-After", str(random.randint(1, 10)))])
+            return
+        neg = sdpmod.negotiate(offer)
+        if neg is None:
+            tx.respond(488)
+            return
+        self.apply_offer_or_answer(offer, neg)
+        self._refresh_target(tx.req)
+        self.sdp_version += 1
+        tx.respond(200, self.local_tag, contact, self.local_sdp(sdpmod.answer_direction(offer)),
+                   "application/sdp")
+        log.info("leg %s UPDATE: media now %s", self.call_id[:12], "held" if self.on_hold else "on")
 
     def on_info(self, tx: ServerTx) -> None:
         body = tx.req.body.decode("utf-8", "replace")
@@ -166,6 +215,9 @@ class InboundCall(Leg):
         super().__init__(ua, tx.req.call_id)
         self.tx = tx
         req = tx.req
+        self.transport, self.flow = tx.transport, tx.flow
+        self.peer_hosts.add(tx.src[0])
+        self.awaiting_answer = False  # offerless INVITE: our offer is in the 200, the answer in the ACK
         self.remote_tag = req.from_.tag
         self.remote_uri = req.get("From").split(";tag=")[0] if ";tag=" in req.get("From") else req.get("From")
         self.local_uri = req.get("To")
@@ -193,7 +245,7 @@ class InboundCall(Leg):
 
     def ring(self) -> None:
         if self.state == "early":
-            self.tx.respond(180, self.local_tag, [("Contact", self.ua.contact())])
+            self.tx.respond(180, self.local_tag, [("Contact", self.ua.contact(transport=self.transport))])
 
     def answer(self) -> bool:
         with self.ua.lock:
@@ -205,10 +257,13 @@ class InboundCall(Leg):
                 direction = sdpmod.answer_direction(self.offer)
             else:  # offerless INVITE: we offer in the 200, the answer comes in the ACK
                 direction = "sendrecv"
+                self.awaiting_answer = True
             self.state = "confirmed"
+            self.media_since = self.answered_at
             self.media.sending = not self.on_hold
         self.tx.respond(200, self.local_tag,
-                        [("Contact", self.ua.contact()), ("Allow", ALLOW), ("Supported", "")],
+                        [("Contact", self.ua.contact(transport=self.transport)), ("Allow", ALLOW),
+                         ("Supported", "")],
                         self.local_sdp(direction), "application/sdp")
         return True
 
@@ -228,11 +283,12 @@ class InboundCall(Leg):
         self.finish("cancelled")
 
     def on_ack(self, req: SipMessage) -> None:
-        if self.offer is None and req.body:
+        if self.offer is None and req.body and self.awaiting_answer:
             offer = sdpmod.parse(req.body)
             neg = sdpmod.negotiate(offer) if offer else None
             if offer and neg:
                 self.apply_offer_or_answer(offer, neg)
+        self.awaiting_answer = False
         self.tx.acked.set()
 
     def hangup(self, reason: str = "local_bye") -> None:
@@ -258,6 +314,8 @@ class OutboundCall(Leg):
         disp = f'"{display}" ' if display else ""
         self.local_uri = f"{disp}<sip:{user}@{host}>"
         self.remote_uri = f"<{self.target}>"
+        if "transport=tcp" in self.target.params.lower():
+            self.transport = "tcp"
         self.result: str | None = None
         self.result_code = 0
         self.answered = threading.Event()
@@ -281,13 +339,13 @@ class OutboundCall(Leg):
         m = SipMessage()
         m.method = "INVITE"
         m.uri = str(self.target)
-        m.add("Via", self.ua.via())
+        m.add("Via", self.ua.via(self.transport))
         m.add("Max-Forwards", "70")
         m.add("From", f"{self.local_uri};tag={self.local_tag}")
         m.add("To", self.remote_uri)
         m.add("Call-ID", self.call_id)
         m.add("CSeq", f"{self.local_cseq} INVITE")
-        m.add("Contact", self.ua.contact())
+        m.add("Contact", self.ua.contact(transport=self.transport))
         m.add("Allow", ALLOW)
         m.add("User-Agent", self.ua.cfg.user_agent)
         if auth_header:
@@ -297,11 +355,12 @@ class OutboundCall(Leg):
                               session_id=self.session_id, version=self.sdp_version)
         self.invite_msg = m
         dest = self.ua.out_of_dialog_destination(self.target)
+        self.peer_hosts.add(dest[0])
         with self.ua.lock:
             self.ua._dialogs[self.call_id] = self
             self.state = "calling"
-        self.invite_tx = ClientTx(self.ua, m, dest, self._on_response, self._on_timeout,
-                                  timeout=self.ua.cfg.invite_timeout_seconds)
+        self.invite_tx = self.send_request(m, dest, self._on_response, self._on_timeout,
+                                           timeout=self.ua.cfg.invite_timeout_seconds)
         log.info("dialling %s (call %s)", mask_text(str(self.target)), self.call_id[:12])
         return self
 
@@ -326,7 +385,7 @@ class OutboundCall(Leg):
         m.add("Call-ID", self.call_id)
         m.add("CSeq", f"{self.invite_msg.cseq[0]} ACK")
         self.ua.send(m.encode(), self.invite_tx.dest if self.invite_tx else
-                     self.ua.out_of_dialog_destination(self.target))
+                     self.ua.out_of_dialog_destination(self.target), self.transport, self.flow)
 
     def _on_response(self, resp: SipMessage) -> None:
         code = resp.status
@@ -367,16 +426,21 @@ class OutboundCall(Leg):
 
     def _on_2xx(self, resp: SipMessage) -> None:
         if self.ack_for_2xx is not None:  # retransmitted 2xx: re-send the same ACK
-            self.ua.send(*self.ack_for_2xx)
+            self.ua.send(*self.ack_for_2xx, self.transport, self.flow)
             return
         self.remote_tag = resp.to.tag
         c = resp.contact
         self.remote_target = c.uri if c else self.target
+        src = getattr(resp, "src", None)
+        if src:
+            self.peer_hosts.add(src[0])
+        if c is not None and c.uri.host:
+            self.peer_hosts.add(self.ua.resolve(c.uri.host, 5060)[0])
         self.route_set = list(reversed(resp.get_all("Record-Route")))
         ack, dest = self.new_request("ACK", cseq=self.invite_msg.cseq[0])
         data = ack.encode()
         self.ack_for_2xx = (data, dest)
-        self.ua.send(data, dest)
+        self.flow = self.ua.send(data, dest, self.transport, self.flow) or self.flow
         offer = sdpmod.parse(resp.body) if resp.body else None
         neg = sdpmod.negotiate(offer) if offer else None
         if self.cancel_requested or self.state == "ended" or neg is None:
@@ -404,7 +468,7 @@ class OutboundCall(Leg):
         m.add("Call-ID", self.call_id)
         m.add("CSeq", f"{self.invite_msg.cseq[0]} CANCEL")
         # CANCEL has the INVITE's branch and its own client transaction (key: branch, CANCEL)
-        ClientTx(self.ua, m, self.invite_tx.dest, lambda r: None, lambda: None, timeout=8.0)
+        self.send_request(m, self.invite_tx.dest)
 
     def cancel(self, result: str = "no_answer") -> None:
         """Stop ringing. The call ends even if the far end never answers the CANCEL."""

@@ -40,11 +40,17 @@ from .media import MediaEngine
 from .privacy import mask_number
 from .sipmsg import (ALLOW, ParseError, SipMessage, Uri, Via, digest_authorization, new_branch,
                      new_call_id, reason_phrase)
+from .guard import CallRate, EndedCalls
 from .transactions import ClientTx, ServerTx, Timers
+from .transport import Flow, Transport
 
 __all__ = ["SipUA", "InboundCall", "OutboundCall", "Leg", "ClientTx", "ServerTx", "Timers"]
 
 log = logging.getLogger(__name__)
+
+# SIP extensions (option tags) the bridge implements: none. A Require: for any of them (100rel,
+# timer, replaces, ...) gets 420 Bad Extension with Unsupported: listing them (RFC 3261 §8.2.2.3).
+SUPPORTED: frozenset[str] = frozenset()
 
 
 class SipUA:
@@ -54,27 +60,33 @@ class SipUA:
         self.media = media
         self.on_invite = on_invite
         self.lock = threading.RLock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((cfg.listen_host, cfg.listen_port))
-        self.port = self.sock.getsockname()[1]
+        self.stats = {"garbage": 0, "options": 0, "invites": 0, "retransmissions": 0,
+                      "untrusted": 0, "rate_limited": 0, "no_dialog": 0, "late_invites": 0}
+        self.transport = Transport(cfg.listen_host, cfg.listen_port, self._on_data, self.stats,
+                                   tcp=cfg.tcp, max_connections=cfg.tcp_max_connections,
+                                   max_per_source=cfg.tcp_max_per_source,
+                                   idle_seconds=cfg.tcp_idle_seconds,
+                                   max_message_bytes=cfg.max_message_bytes)
+        self.port = self.transport.port
         cfg.listen_port = self.port
         self.timers = Timers()
         self._server_tx: dict[tuple[str, str], ServerTx] = {}
         self._client_tx: dict[tuple[str, str], ClientTx] = {}
+        # Legs by Call-ID; a request belongs to one only if its tags match too (find_dialog)
         self._dialogs: dict[str, Leg] = {}
         self._resolved: dict[str, str] = {}
-        self.stats = {"garbage": 0, "options": 0, "invites": 0, "retransmissions": 0}
+        self.call_rate = CallRate(cfg.max_calls_per_second)
+        self.ended_calls = EndedCalls()
         self.stopped = False
         self.registered = threading.Event()
         self._reg_cseq = 0
         self._reg_call_id = new_call_id(cfg.contact_host)
         self._reg_tag = new_tag()
-        self._thread = threading.Thread(target=self._recv_loop, name="sip-recv", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        self.transport.start()
+        self.timers.call_later(self._rtp_watch_interval, self._rtp_watch)
         if self.cfg.mode == "register":
             self.register()
 
@@ -89,21 +101,20 @@ class SipUA:
             time.sleep(0.2)
         self.stopped = True
         self.timers.stop()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.transport.stop()
 
     @property
     def active_calls(self) -> int:
         return len(self._dialogs)
 
     # -- addressing ---------------------------------------------------------------------------
-    def via(self) -> str:
-        return f"SIP/2.0/UDP {self.cfg.contact_host}:{self.port};branch={new_branch()};rport"
+    def via(self, transport: str = "udp") -> str:
+        return (f"SIP/2.0/{transport.upper()} {self.cfg.contact_host}:{self.port};"
+                f"branch={new_branch()};rport")
 
-    def contact(self, user: str | None = None) -> str:
-        return f"<sip:{user or self.cfg.username}@{self.cfg.contact_host}:{self.port}>"
+    def contact(self, user: str | None = None, transport: str = "udp") -> str:
+        t = ";transport=tcp" if transport == "tcp" else ""
+        return f"<sip:{user or self.cfg.username}@{self.cfg.contact_host}:{self.port}{t}>"
 
     def resolve(self, host: str, port: int) -> tuple[str, int]:
         if host not in self._resolved:
@@ -120,22 +131,22 @@ class SipUA:
         return self.resolve(uri.host, uri.port or 5060)
 
     @staticmethod
-    def response_destination(req: SipMessage, src: tuple[str, int]) -> tuple[str, int]:
-        """RFC 3261 §18.2.2 with RFC 3581 rport, for UDP."""
+    def response_destination(req: SipMessage, src: tuple[str, int],
+                             transport: str = "udp") -> tuple[str, int]:
+        """RFC 3261 §18.2.2 with RFC 3581 rport. For TCP this is where a new connection goes if
+        the request's own connection has closed meanwhile: received address, sent-by port."""
         via = req.top_via
-        if "maddr" in via.params and via.params["maddr"]:
+        if transport == "udp" and "maddr" in via.params and via.params["maddr"]:
             return via.params["maddr"], via.port or 5060
-        if "rport" in via.params:
+        if transport == "udp" and "rport" in via.params:
             return src
         return src[0], via.port or 5060
 
-    def send(self, data: bytes, dest: tuple[str, int]) -> None:
+    def send(self, data: bytes, dest: tuple[str, int], transport: str = "udp",
+             flow: Flow | None = None) -> Flow | None:
         if self.stopped:
-            return
-        try:
-            self.sock.sendto(data, dest)
-        except OSError as exc:
-            log.warning("SIP send to %s failed: %s", dest, exc)
+            return None
+        return self.transport.send(data, dest, transport, flow)
 
     # -- building -----------------------------------------------------------------------------
     def build_response(self, req: SipMessage, code: int, src: tuple[str, int],
@@ -167,36 +178,32 @@ class SipUA:
         r.add("Server", self.cfg.user_agent)
         for k, v in headers:
             r.add(k, v)
+        if code == 503 and not any(k.lower() == "retry-after" for k, _ in headers):
+            r.add("Retry-After", str(self.cfg.retry_after_seconds))
         if body:
             r.add("Content-Type", content_type or "application/sdp")
         r.body = body
         return r
 
     # -- receive ------------------------------------------------------------------------------
-    def _recv_loop(self) -> None:
-        while not self.stopped:
-            try:
-                data, src = self.sock.recvfrom(65535)
-            except OSError:
-                if self.stopped:
-                    return
-                continue
-            try:
-                msg = SipMessage.parse(data)
-            except (ParseError, ValueError, IndexError) as exc:
-                if data.strip():
-                    self.stats["garbage"] += 1
-                    log.debug("ignored %d-byte datagram from %s: %s", len(data), src, exc)
-                continue
-            try:
-                if msg.is_request:
-                    self._on_request(msg, src)
-                else:
-                    self._on_response(msg)
-            except Exception:
+    def _on_data(self, data: bytes, src: tuple[str, int], flow: Flow | None) -> None:
+        """One datagram or one framed TCP message (called by the transport's one thread)."""
+        try:
+            msg = SipMessage.parse(data)
+        except (ParseError, ValueError, IndexError) as exc:
+            if data.strip():
                 self.stats["garbage"] += 1
-                log.exception("error handling SIP %s from %s",
-                              msg.method or msg.status, src)
+                log.debug("ignored %d-byte message from %s: %s", len(data), src, exc)
+            return
+        try:
+            if msg.is_request:
+                self._on_request(msg, src, flow)
+            else:
+                msg.src = src  # type: ignore[attr-defined]  (the dialog's peer, for outbound legs)
+                self._on_response(msg)
+        except Exception:
+            self.stats["garbage"] += 1
+            log.exception("error handling SIP %s from %s", msg.method or msg.status, src)
 
     def _forget_server_tx(self, tx: ServerTx) -> None:
         with self.lock:
@@ -222,118 +229,231 @@ class SipUA:
             return
         if resp.cseq[1] == "INVITE" and 200 <= resp.status < 300:
             leg = self._dialogs.get(resp.call_id)  # 2xx retransmission after the tx is gone
-            if isinstance(leg, OutboundCall):
+            if isinstance(leg, OutboundCall) and resp.from_.tag == leg.local_tag:
                 leg._on_2xx(resp)
 
-    def _on_request(self, req: SipMessage, src: tuple[str, int]) -> None:
+    def _leg_ended(self, leg: Leg) -> None:
+        """Called by a leg as it ends (with ``self.lock`` held)."""
+        if self._dialogs.get(leg.call_id) is leg:
+            del self._dialogs[leg.call_id]
+        if isinstance(leg, InboundCall):
+            self.ended_calls.add(leg.call_id, leg.remote_tag, leg.remote_cseq)
+
+    # -- dialogs and who may speak in them ----------------------------------------------------
+    def find_dialog(self, req: SipMessage) -> Leg | None:
+        """The leg this in-dialog request belongs to: Call-ID, local tag (the request's To tag)
+        and remote tag (its From tag) must all match (RFC 3261 §12.2.2)."""
+        leg = self._dialogs.get(req.call_id)
+        if leg is None or leg.state == "ended":
+            return None
+        if not req.to.tag or req.to.tag != leg.local_tag or req.from_.tag != leg.remote_tag:
+            return None
+        return leg
+
+    def source_allowed(self, ip: str, leg: Leg | None) -> bool:
+        """HOTLINE_SIP_TRUSTED for every request; in a dialog also the dialog's own peer."""
+        if ip in self.cfg.trusted:
+            return True
+        if leg is not None:
+            return ip in leg.peer_hosts
+        return not self.cfg.trusted
+
+    def _refuse_source(self, tx: ServerTx, src: tuple[str, int], why: str) -> None:
+        self.stats["untrusted"] += 1
+        log.info("SIP %s from %s refused: %s", tx.method, src[0], why)
+        tx.respond(403, reason="Forbidden (untrusted source)")
+
+    def _on_ack(self, req: SipMessage, src: tuple[str, int]) -> None:
+        with self.lock:
+            tx = self._server_tx.get((req.branch, "INVITE"))
+        if tx is not None and tx.final >= 300:
+            if src[0] == tx.src[0] or src[0] in self.cfg.trusted:
+                tx.acked.set()  # ACK for our non-2xx final response (same transaction)
+            return
+        if tx is None and not req.to.tag:
+            return
+        if tx is None:  # a UA that gave its non-2xx ACK a new branch (RFC 2543 style)
+            with self.lock:
+                stale = [t for t in self._server_tx.values() if t.method == "INVITE"
+                         and t.req.call_id == req.call_id and t.final >= 300
+                         and t.to_tag == req.to.tag and t.src[0] == src[0]]
+            if stale:
+                for t in stale:
+                    t.acked.set()
+                return
+        # ACK for a 2xx (its own transaction): stops the 2xx retransmissions of the initial
+        # INVITE or of a re-INVITE on this dialog; only from the dialog, only from its peer
+        leg = self.find_dialog(req)
+        if leg is None or not self.source_allowed(src[0], leg):
+            return
+        with self.lock:
+            txs = [t for t in self._server_tx.values() if t.method == "INVITE"
+                   and t.req.call_id == req.call_id and 200 <= t.final < 300]
+        for t in txs:
+            t.acked.set()
+        if isinstance(leg, InboundCall):
+            leg.on_ack(req)
+
+    def _on_request(self, req: SipMessage, src: tuple[str, int], flow: Flow | None = None) -> None:
         method = req.method
         branch = req.branch
         if method == "ACK":
-            with self.lock:
-                tx = self._server_tx.get((branch, "INVITE"))
-            if tx is not None and tx.final >= 300:
-                tx.acked.set()  # ACK for our non-2xx final response
-                return
-            if tx is None:  # a UA that gave its non-2xx ACK a new branch (RFC 2543 style)
-                with self.lock:
-                    stale = [t for t in self._server_tx.values() if t.method == "INVITE"
-                             and t.req.call_id == req.call_id and t.final >= 300]
-                if stale:
-                    for t in stale:
-                        t.acked.set()
-                    return
-            # ACK for a 2xx (its own transaction): stops the 2xx retransmissions of the initial
-            # INVITE or of a re-INVITE on this dialog
-            with self.lock:
-                txs = [t for t in self._server_tx.values() if t.method == "INVITE"
-                       and t.req.call_id == req.call_id and 200 <= t.final < 300]
-            for t in txs:
-                t.acked.set()
-            leg = self._dialogs.get(req.call_id)
-            if isinstance(leg, InboundCall):
-                leg.on_ack(req)
+            self._on_ack(req, src)
             return
         with self.lock:
             tx = self._server_tx.get((branch, method))
             if tx is not None:  # retransmission: answer again, start nothing
                 self.stats["retransmissions"] += 1
-                if tx.last:
-                    self.send(tx.last, tx.dest)
+                if tx.last and tx.src[0] == src[0]:
+                    tx.send(tx.last)
                 return
             if method == "INVITE" and not req.to.tag:
                 existing = self._dialogs.get(req.call_id)
-                if existing is not None:  # same call, new branch: still a duplicate
-                    self.stats["retransmissions"] += 1
-                    if isinstance(existing, InboundCall) and existing.tx.last:
-                        self.send(existing.tx.last, existing.tx.dest)
+                if (isinstance(existing, InboundCall) and existing.remote_tag == req.from_.tag
+                        and existing.tx.src[0] == src[0]):
+                    self.stats["retransmissions"] += 1  # same call, new branch: still a duplicate
+                    if existing.tx.last:
+                        existing.tx.send(existing.tx.last)
                     return
-            tx = ServerTx(self, req, src)
+            tx = ServerTx(self, req, src, flow)
             self._server_tx[(branch, method)] = tx
-        if self.cfg.trusted and src[0] not in self.cfg.trusted and not req.to.tag:
-            self.stats["untrusted"] = self.stats.get("untrusted", 0) + 1
-            if method != "CANCEL":
-                tx.respond(403, new_tag(), reason="Forbidden (untrusted source)")
-            return
+        leg = self.find_dialog(req) if req.to.tag else None
         if method == "CANCEL":
             with self.lock:
                 inv = self._server_tx.get((branch, "INVITE"))
-            if inv is None:
-                tx.respond(481)
+            if inv is not None and inv.src[0] != src[0] and src[0] not in self.cfg.trusted:
+                self._refuse_source(tx, src, "CANCEL for another source's INVITE")
                 return
-            tx.respond(200)
-            leg = self._dialogs.get(req.call_id)
-            if isinstance(leg, InboundCall):
-                leg.on_cancel()
-            elif not inv.final:
-                inv.respond(487)
+            if inv is None and not self.source_allowed(src[0], None):
+                self._refuse_source(tx, src, "not in HOTLINE_SIP_TRUSTED")
+                return
+        elif not self.source_allowed(src[0], leg):
+            self._refuse_source(tx, src, "not the dialog's peer" if leg is not None
+                                else "not in HOTLINE_SIP_TRUSTED")
+            return
+        if req.to.tag and leg is None and method not in ("CANCEL",):
+            self.stats["no_dialog"] += 1
+            tx.respond(481)  # in-dialog request for no dialog of ours (RFC 3261 §12.2.2)
+            return
+        if not self._headers_acceptable(tx, req):
+            return
+        if method == "CANCEL":
+            self._on_cancel(tx, req)
             return
         if method == "OPTIONS":
             self.stats["options"] += 1
-            tx.respond(200, new_tag() if not req.to.tag else None,
-                       [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""),
-                        ("Contact", self.contact())])
+            tx.respond(200, headers=[("Allow", ALLOW), ("Accept", "application/sdp"),
+                                     ("Supported", ""), ("Contact", self.contact(transport=tx.transport))])
             return
         if method == "INVITE":
-            if req.to.tag:
-                leg = self._dialogs.get(req.call_id)
-                if leg is None or leg.state == "ended":
-                    tx.respond(481)
-                else:
-                    leg.on_reinvite(tx)
-                return
-            self.stats["invites"] += 1
-            tx.respond(100)
-            leg = InboundCall(self, tx)
-            with self.lock:
-                self._dialogs[req.call_id] = leg
-            log.info("INVITE %s from %s to %s", req.call_id[:12], mask_number(leg.caller),
-                     mask_number(leg.dialled))
-            try:
-                self.on_invite(leg)
-            except Exception:
-                log.exception("on_invite failed")
-                leg.reject(500)
-            return
-        leg = self._dialogs.get(req.call_id)
-        if method == "BYE":
-            if leg is None:
-                tx.respond(481)
+            if leg is not None:
+                leg.on_reinvite(tx)
             else:
+                self._new_call(tx, req, src)
+            return
+        if method in ("BYE", "INFO", "UPDATE"):
+            if leg is None:  # no To tag: these never start a dialog
+                self.stats["no_dialog"] += 1
+                tx.respond(481)
+            elif method == "BYE":
                 leg.on_bye(tx)
-            return
-        if method == "INFO":
-            if leg is None:
-                tx.respond(481)
-            else:
+            elif method == "INFO":
                 leg.on_info(tx)
+            else:
+                leg.on_update(tx)
             return
-        if method in ("UPDATE", "PRACK"):
-            tx.respond(200 if leg is not None else 481)
+        if method == "PRACK":  # we never send reliable provisionals (RFC 3262 §3: 481)
+            tx.respond(481)
             return
         if method in ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"):
             tx.respond(405, headers=[("Allow", ALLOW)])
             return
         tx.respond(501)
+
+    def _headers_acceptable(self, tx: ServerTx, req: SipMessage) -> bool:
+        """Max-Forwards (loops: 483) and Require (extensions we lack: 420), RFC 3261 §8.2.2.3."""
+        mf = req.get("Max-Forwards")
+        if mf is not None:
+            if not mf.strip().isdigit():
+                tx.respond(400, reason="Bad Request (Max-Forwards)")
+                return False
+            # OPTIONS with 0 is for the element that receives it (RFC 3261 §16.3, §11)
+            if int(mf) == 0 and req.method not in ("OPTIONS", "CANCEL"):
+                tx.respond(483)
+                return False
+        if req.method != "CANCEL":
+            required = [x.strip() for x in req.get_all("Require") if x.strip()]
+            unsupported = [x for x in required if x.lower() not in SUPPORTED]
+            if unsupported:
+                tx.respond(420, headers=[("Unsupported", ", ".join(unsupported))])
+                return False
+        return True
+
+    def _on_cancel(self, tx: ServerTx, req: SipMessage) -> None:
+        with self.lock:
+            inv = self._server_tx.get((req.branch, "INVITE"))
+        if inv is None:
+            tx.respond(481)
+            return
+        tx.respond(200)
+        leg = self._dialogs.get(req.call_id)
+        if isinstance(leg, InboundCall) and leg.tx is inv:
+            leg.on_cancel()
+        elif not inv.final:
+            inv.respond(487)
+
+    def _new_call(self, tx: ServerTx, req: SipMessage, src: tuple[str, int]) -> None:
+        if self.ended_calls.is_late(req.call_id, req.from_.tag, req.cseq[0]):
+            # a late retransmission (or a proxy's retry) of a call that is over: not a new call
+            self.stats["late_invites"] += 1
+            log.info("INVITE %s for a call that has ended: 481", req.call_id[:12])
+            tx.respond(481)
+            return
+        if req.call_id in self._dialogs:  # a second INVITE with a live call's Call-ID
+            tx.respond(482, reason="Loop Detected (Call-ID in use)")
+            return
+        if not self.call_rate.allow(src[0]):
+            self.stats["rate_limited"] += 1
+            tx.respond(503, reason="Service Unavailable (call rate)")
+            return
+        self.stats["invites"] += 1
+        tx.respond(100)
+        leg = InboundCall(self, tx)
+        with self.lock:
+            self._dialogs[req.call_id] = leg
+        log.info("INVITE %s from %s to %s over %s", req.call_id[:12], mask_number(leg.caller),
+                 mask_number(leg.dialled), tx.transport.upper())
+        try:
+            self.on_invite(leg)
+        except Exception:
+            log.exception("on_invite failed")
+            leg.reject(500)
+
+    # -- RTP inactivity (HOTLINE_SIP_RTP_TIMEOUT) ---------------------------------------------
+    @property
+    def _rtp_watch_interval(self) -> float:
+        return max(0.1, min(1.0, self.cfg.rtp_timeout / 4))
+
+    def _rtp_watch(self) -> None:
+        """A caller who sends no RTP for rtp_timeout s is hung up (like Asterisk's rtptimeout):
+        a dead phone or a flood of silent calls must not hold a place in the queue for ever.
+        Not while the caller holds the call (no media is expected then)."""
+        if self.stopped:
+            return
+        now = time.monotonic()
+        for leg in list(self._dialogs.values()):
+            if (not isinstance(leg, InboundCall) or leg.state != "confirmed" or leg.on_hold
+                    or leg.answered_at is None):
+                continue
+            last = max(leg.answered_at, leg.media_since, leg.media.last_rx)
+            if now - last > self.cfg.rtp_timeout:
+                log.info("call %s: no RTP from the caller for %.0f s: hanging up",
+                         leg.call_id[:12], now - last)
+                try:
+                    leg.hangup("rtp_timeout")
+                except Exception:
+                    log.exception("hanging up call %s failed", leg.call_id[:12])
+        self.timers.call_later(self._rtp_watch_interval, self._rtp_watch)
 
     # -- registration (register mode) ---------------------------------------------------------
     def register(self, expires: int | None = None, auth: tuple[str, str] | None = None) -> None:

@@ -8,10 +8,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
+from .config import new_tag
 from .sipmsg import SipMessage
 
 if TYPE_CHECKING:
     from .sip import SipUA
+    from .transport import Flow
 
 log = logging.getLogger("telephony.sip")
 
@@ -55,10 +57,12 @@ class Timers:
 
 
 class ServerTx:
-    def __init__(self, ua: "SipUA", req: SipMessage, src: tuple[str, int]):
+    def __init__(self, ua: "SipUA", req: SipMessage, src: tuple[str, int], flow: "Flow | None" = None):
         self.ua, self.req, self.src = ua, req, src
         self.method = req.method
-        self.dest = ua.response_destination(req, src)
+        self.flow = flow  # the TCP connection the request came on (responses go back on it)
+        self.transport = "tcp" if flow is not None else "udp"
+        self.dest = ua.response_destination(req, src, self.transport)
         self.last: bytes | None = None
         self.final = 0
         self.acked = threading.Event()
@@ -68,11 +72,13 @@ class ServerTx:
                 body: bytes = b"", content_type: str | None = None, reason: str | None = None) -> None:
         if to_tag:
             self.to_tag = to_tag
+        elif code > 100 and self.to_tag is None and not self.req.to.tag:
+            self.to_tag = new_tag()  # every response but 100 carries a To tag (RFC 3261 §8.2.6.2)
         resp = self.ua.build_response(self.req, code, self.src, self.to_tag if code > 100 else None,
                                       headers, body, content_type, reason)
         data = resp.encode()
         self.last = data
-        self.ua.send(data, self.dest)
+        self.send(data)
         if code >= 200 and not self.final:
             self.final = code
             if self.method == "INVITE":
@@ -90,9 +96,13 @@ class ServerTx:
                 self.ua._forget_server_tx(self)
                 self.ua._on_ack_timeout(self)
                 return
-            self.ua.send(self.last, self.dest)
+            if self.transport == "udp":  # TCP is reliable: only wait for the ACK (Timer H)
+                self.send(self.last)
             self._retransmit(min(interval * 2, T2), deadline)
         self.ua.timers.call_later(interval, fire)
+
+    def send(self, data: bytes) -> None:
+        self.flow = self.ua.send(data, self.dest, self.transport, self.flow) or self.flow
 
 
 class ClientTx:
@@ -100,8 +110,9 @@ class ClientTx:
 
     def __init__(self, ua: "SipUA", msg: SipMessage, dest: tuple[str, int],
                  on_response: Callable[[SipMessage], None], on_timeout: Callable[[], None],
-                 timeout: float = TIMER_64T1):
+                 timeout: float = TIMER_64T1, transport: str = "udp", flow: "Flow | None" = None):
         self.ua, self.msg, self.dest = ua, msg, dest
+        self.transport = transport
         self.branch = msg.top_via.branch
         self.method = msg.method
         self.on_response, self.on_timeout = on_response, on_timeout
@@ -111,8 +122,9 @@ class ClientTx:
         self.done = False
         self.deadline = time.monotonic() + timeout
         ua._client_tx[(self.branch, self.method)] = self
-        ua.send(self.data, dest)
-        self._schedule(T1)
+        self.flow = ua.send(self.data, dest, transport, flow)
+        if transport == "udp":  # Timer A/E: retransmit over UDP only
+            self._schedule(T1)
         ua.timers.call_later(timeout, self._timeout)
 
     def _schedule(self, interval: float) -> None:
@@ -121,7 +133,7 @@ class ClientTx:
                 return
             if self.method == "INVITE" and self.got_provisional:
                 return
-            self.ua.send(self.data, self.dest)
+            self.ua.send(self.data, self.dest, self.transport, self.flow)
             self._schedule(min(interval * 2, T2) if self.method != "INVITE" else interval * 2)
         self.ua.timers.call_later(interval, fire)
 
