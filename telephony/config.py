@@ -146,6 +146,7 @@ class SipConfig:
             if e.get(name) and float(e[name]) <= 0:
                 raise ValueError(f"{name} must be greater than 0 (never an endless queue or call)")
         for name, attr in (("HOTLINE_SIP_TCP_MAX_CONNECTIONS", "tcp_max_connections"),
+                           ("HOTLINE_SIP_TCP_MAX_PER_SOURCE", "tcp_max_per_source"),
                            ("HOTLINE_SIP_RETRY_AFTER", "retry_after_seconds")):
             if e.get(name):
                 if not e[name].strip().isdigit():

@@ -12,7 +12,8 @@ monkeypatching (which the team rules out):
   digest auth and refreshes.
 * **INVITE retransmission** – pyVoIP treats a retransmitted INVITE as a new call and starts a second
   pair of RTP threads. Here the INVITE server transaction (keyed by top-Via branch) absorbs it and
-  re-sends the last response; a second INVITE with an already known Call-ID is also absorbed.
+  re-sends the last response; a second INVITE of the same call (same Call-ID and From tag, same
+  source) is also absorbed, and one for a call that has ended gets 481 (:mod:`telephony.guard`).
 * **CANCEL while ringing** – pyVoIP answers 200 to the CANCEL but never 487 to the INVITE and then
   answers the call anyway. Here CANCEL → 200, INVITE → 487 (retransmitted until ACK), the leg ends
   and the application's ring timer sees it.
@@ -25,6 +26,13 @@ monkeypatching (which the team rules out):
   silent call, a CANCEL that gets no final response still ends the call after 4 s, so every
   outbound attempt finishes as answered/busy/no_answer/failed.
 * **garbage datagrams** are parsed in a ``try`` and dropped (counted in ``stats['garbage']``).
+
+Issue 9 (security): in-dialog requests must match Call-ID and both tags (else 481) and come from the
+dialog's peer or a trusted proxy (else 403); ``HOTLINE_SIP_TRUSTED`` holds for every request;
+Max-Forwards 0 → 483, Require → 420, UPDATE answered, a To tag on every final response; new calls
+per source are capped (503 + Retry-After) and callers without RTP are hung up. UDP and TCP are in
+:mod:`telephony.transport`, transactions in :mod:`telephony.transactions`, legs in
+:mod:`telephony.legs`.
 """
 from __future__ import annotations
 
@@ -143,10 +151,10 @@ class SipUA:
         return src[0], via.port or 5060
 
     def send(self, data: bytes, dest: tuple[str, int], transport: str = "udp",
-             flow: Flow | None = None) -> Flow | None:
+             flow: Flow | None = None, connect: bool = True) -> Flow | None:
         if self.stopped:
             return None
-        return self.transport.send(data, dest, transport, flow)
+        return self.transport.send(data, dest, transport, flow, connect)
 
     # -- building -----------------------------------------------------------------------------
     def build_response(self, req: SipMessage, code: int, src: tuple[str, int],
@@ -258,9 +266,13 @@ class SipUA:
             return ip in leg.peer_hosts
         return not self.cfg.trusted
 
-    def _refuse_source(self, tx: ServerTx, src: tuple[str, int], why: str) -> None:
+    def _refuse_source(self, tx: ServerTx, src: tuple[str, int], why: str, leg: Leg | None = None) -> None:
         self.stats["untrusted"] += 1
-        log.info("SIP %s from %s refused: %s", tx.method, src[0], why)
+        if leg is not None:  # someone who knows a live dialog's tags: worth a line
+            log.warning("SIP %s for call %s from %s refused: %s", tx.method, leg.call_id[:12],
+                        src[0], why)
+        else:  # scanners: too many to log each
+            log.debug("SIP %s from %s refused: %s", tx.method, src[0], why)
         tx.respond(403, reason="Forbidden (untrusted source)")
 
     def _on_ack(self, req: SipMessage, src: tuple[str, int]) -> None:
@@ -329,7 +341,7 @@ class SipUA:
                 return
         elif not self.source_allowed(src[0], leg):
             self._refuse_source(tx, src, "not the dialog's peer" if leg is not None
-                                else "not in HOTLINE_SIP_TRUSTED")
+                                else "not in HOTLINE_SIP_TRUSTED", leg)
             return
         if req.to.tag and leg is None and method not in ("CANCEL",):
             self.stats["no_dialog"] += 1

@@ -102,7 +102,8 @@ class ServerTx:
         self.ua.timers.call_later(interval, fire)
 
     def send(self, data: bytes) -> None:
-        self.flow = self.ua.send(data, self.dest, self.transport, self.flow) or self.flow
+        # over TCP: the request's connection (or another open one to its source), no dial-back
+        self.flow = self.ua.send(data, self.dest, self.transport, self.flow, connect=False) or self.flow
 
 
 class ClientTx:

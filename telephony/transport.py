@@ -6,11 +6,13 @@ are cut out of it by their Content-Length (§18.3); CRLF CRLF keep-alives get a 
 
 Against a hostile TCP client everything is bounded: the number of connections (in all and per
 source address), the bytes one connection may buffer (one message of ``max_message_bytes``), the
-time a connection may stay without a complete message (``tcp_idle_seconds``), and the time a send
-may block on a peer that does not read (2 s, then the connection is dropped).
+time a connection may stay without a complete message (``tcp_idle_seconds``); sends never block
+(a peer that does not read its socket is dropped), so no client can stall the SIP thread.
 
-Responses go back over the connection the request came on (§18.2.2); requests the bridge sends
-reuse an open connection to the destination, else one is opened (TLS: not yet, see the README).
+Responses go back over the connection the request came on (§18.2.2), or another open one to the
+same address; the bridge does not dial back for a response whose connection has closed (that would
+let anyone make it connect to an address of their choosing from the SIP thread). Requests the
+bridge sends reuse an open connection to the destination, else one is opened. TLS: not yet.
 """
 from __future__ import annotations
 
@@ -26,8 +28,7 @@ from typing import Callable
 log = logging.getLogger("telephony.sip")
 
 _CL = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$", re.I | re.M)
-SEND_TIMEOUT = 2.0
-CONNECT_TIMEOUT = 3.0
+CONNECT_TIMEOUT = 2.0
 
 
 class Flow:
@@ -43,11 +44,21 @@ class Flow:
         self._lock = threading.Lock()
 
     def send(self, data: bytes) -> bool:
+        """Never blocks: SIP messages are small next to a socket's send buffer, so a peer whose
+        buffer is full does not read its socket, and is dropped (it must not stall the SIP
+        thread)."""
         with self._lock:
             if self.closed:
                 return False
+            view = memoryview(data)
             try:
-                self.sock.sendall(data)
+                while view:
+                    n = self.sock.send(view, socket.MSG_DONTWAIT)
+                    view = view[n:]
+            except (BlockingIOError, InterruptedError):
+                log.info("TCP peer %s:%s does not read: connection closed", *self.peer)
+                self.transport._drop(self)
+                return False
             except OSError as exc:
                 log.info("TCP send to %s:%s failed (%s): connection closed", *self.peer, exc)
                 self.transport._drop(self)
@@ -76,6 +87,7 @@ class Transport:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self.stopped = False
+        self._refused_logged, self._refused_since_log = 0.0, 0
         self._thread = threading.Thread(target=self._run, name="sip-recv", daemon=True)
 
     @staticmethod
@@ -138,9 +150,10 @@ class Transport:
 
     # -- sending ------------------------------------------------------------------------------
     def send(self, data: bytes, dest: tuple[str, int], transport: str = "udp",
-             flow: Flow | None = None) -> Flow | None:
+             flow: Flow | None = None, connect: bool = True) -> Flow | None:
         """Send one message. TCP: over ``flow`` if still open, else an open connection to
-        ``dest``, else a new one. Returns the connection used (None for UDP or on failure)."""
+        ``dest``, else (``connect``) a new one. Returns the connection used (None for UDP or on
+        failure)."""
         if self.stopped:
             return None
         if transport != "tcp":
@@ -151,8 +164,10 @@ class Transport:
             return None
         if flow is None or flow.closed:
             flow = self.flow_to(dest)
-        if flow is None:
+        if flow is None and connect:
             flow = self._connect(dest)
+        elif flow is None:
+            log.debug("SIP response to %s:%s dropped: its connection has closed", *dest)
         if flow is not None and flow.send(data):
             return flow
         return None
@@ -176,7 +191,7 @@ class Transport:
         except OSError as exc:
             log.warning("SIP over TCP: cannot connect to %s:%s: %s", *dest, exc)
             return None
-        sock.settimeout(SEND_TIMEOUT)
+        sock.setblocking(False)
         flow = Flow(self, sock, dest)
         with self._flows_lock:
             self._flows[sock] = flow
@@ -269,11 +284,17 @@ class Transport:
                 same = sum(1 for f in self._flows.values() if f.peer[0] == peer[0])
             if total >= self.max_connections or same >= self.max_per_source:
                 self.stats["tcp_refused"] = self.stats.get("tcp_refused", 0) + 1
-                log.warning("TCP connection from %s refused: %d open (%d from it), limits %d / %d",
-                            peer[0], total, same, self.max_connections, self.max_per_source)
+                self._refused_since_log += 1
+                now = time.monotonic()
+                if now - self._refused_logged >= 10.0:  # one line per 10 s, not one per attempt
+                    log.warning("TCP connections refused: %d in the last 10 s (latest from %s; %d "
+                                "open, %d from it; limits %d in all, %d per source)",
+                                self._refused_since_log, peer[0], total, same,
+                                self.max_connections, self.max_per_source)
+                    self._refused_logged, self._refused_since_log = now, 0
                 sock.close()
                 continue
-            sock.settimeout(SEND_TIMEOUT)
+            sock.setblocking(False)
             flow = Flow(self, sock, peer)
             with self._flows_lock:
                 self._flows[sock] = flow
@@ -286,7 +307,7 @@ class Transport:
     def _read_tcp(self, flow: Flow) -> None:
         try:
             data = flow.sock.recv(65536)
-        except (BlockingIOError, InterruptedError, socket.timeout):
+        except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""

@@ -55,6 +55,20 @@ def test_tcp_stream_framing_and_connection_reuse(bridge):
     assert rec["outcome"] == "failed"
 
 
+def test_outbound_call_over_tcp_reuses_the_connection(bridge, sipp):
+    """A survey call to a ;transport=tcp URI: INVITE, ACK, the keyed digit and the bridge's BYE
+    all on one connection (SIPp in t1 mode)."""
+    port = free_tcp_port()
+    callee = sipp("uas_answer_dtmf", port=port, extra=["-t", "t1"])
+    time.sleep(0.3)
+    b, ports = bridge()
+    result = b.survey_call(f"sip:13900001111@127.0.0.1:{port};transport=tcp", ring_timeout=5,
+                           digit_timeout=3)
+    assert (result.outcome, result.digits) == ("answered", "1")
+    assert callee.wait(10) == 0, callee.errors()  # ACK To tag checked, BYE answered
+    assert b.ua.transport.connection_count <= 1
+
+
 def _closed(sock: socket.socket, timeout: float) -> bool:
     sock.settimeout(timeout)
     try:
