@@ -570,7 +570,7 @@ BIG = "".join(f"X-Carrier-Info-{i:02d}: " + "route=gw%02d.carrier.example;trunk=
 write("uac_call_big", "A carrier's INVITE with 60 extra headers (about 7 KB, over UDP's safe size): meant for TCP\n     (-t t1). Hangs up after -d ms. Keys: codecs, rtp_port.",
       invite(extra=BIG) + ANSWERED + ack() + "\n  <pause/>\n" + bye())
 write("uac_queue_callback", "Queue flow: the wait limit passes, the bridge offers voicemail or a call-back; the citizen\n     presses 2 (call me back) and the bridge says so and hangs up.",
-      invite(sdp_body=sdp(port="[media_port]")) + ANSWERED + ack() + '\n  <pause milliseconds="2500"/>\n' + dtmf("2", gap=0) + '''
+      invite(sdp_body=sdp(port="[media_port]")) + ANSWERED + ack() + '\n  <pause milliseconds="3000"/>\n' + dtmf("2", gap=0) + '''
   <recv request="BYE"/>
   <send>
     <![CDATA[
