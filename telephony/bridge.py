@@ -174,6 +174,8 @@ class Bridge:
         finally:
             if call.state != "ended":
                 call.hangup()
+            if call.end_reason == "rtp_timeout" and outcome == "abandoned":
+                outcome = "failed"  # the media died (or never came): not a citizen who hung up
             try:
                 ticket_id = ticket_id or getattr(call, "voicemail_ticket", None)
                 self.ports.calls.ended(call_id, outcome, ticket_id, call.recording_path)
@@ -248,19 +250,31 @@ class Bridge:
             if call.ended.is_set():
                 raise CallerGone()
 
-    def _voicemail(self, call: InboundCall, call_id: int, prompt: str = "voicemail"
-                   ) -> tuple[str, int | None]:
+    def _voicemail(self, call: InboundCall, call_id: int, prompt: str = "voicemail",
+                   callback_key: str | None = None) -> tuple[str, int | None]:
+        """Record a message into a ticket. With ``callback_key`` the caller may instead press that
+        key first (during the prompt or the recording) to be called back: the call then ends as
+        ``abandoned``, i.e. on the missed-call list the operators call back (漏接回拨)."""
+        if callback_key:
+            call.media.flush_dtmf()
         self._play(call, prompt, "beep")
-        call.media.flush_dtmf()
+        if not callback_key:
+            call.media.flush_dtmf()
         call.media.start_recording()
         call.pending_outcome = "voicemail"  # type: ignore[attr-defined]
         deadline = time.monotonic() + self.cfg.voicemail_max_seconds
+        first = True
         while time.monotonic() < deadline and not call.ended.is_set():
             try:
-                if call.dtmf.get(timeout=0.1) == "#":
-                    break
+                key = call.dtmf.get(timeout=0.1)
             except Exception:
                 continue
+            if first and callback_key and key == callback_key:
+                call.media.stop_recording()
+                return self._call_back_requested(call, call_id)
+            first = False
+            if key == "#":
+                break
         pcm = call.media.stop_recording()
         path = Path(self.cfg.voicemail_dir) / f"{self.cfg.bridge_id}-{call_id}.wav"
         from .media import save_wav
@@ -274,6 +288,15 @@ class Bridge:
             except CallerGone:
                 pass
         return "voicemail", ticket_id
+
+    def _call_back_requested(self, call: InboundCall, call_id: int) -> tuple[str, int | None]:
+        call.pending_outcome = "abandoned"  # type: ignore[attr-defined]
+        log.info("call %s: the caller asked to be called back", call_id)
+        try:
+            self._play(call, "callback_noted")
+        except CallerGone:
+            pass
+        return "abandoned", None
 
     # -- queue --------------------------------------------------------------------------------
     def _queue_and_connect(self, call: InboundCall, call_id: int) -> str:
@@ -296,7 +319,9 @@ class Bridge:
                             continue
                         entry.done = True
                     call.media.stop_playback()
-                    outcome, tid = self._voicemail(call, call_id, "no_operator")
+                    log.info("call %s waited %.0f s in the queue: offering voicemail or a call-back",
+                             call_id, time.monotonic() - entry.enqueued)
+                    outcome, tid = self._voicemail(call, call_id, "no_operator", callback_key="2")
                     call.voicemail_ticket = tid  # type: ignore[attr-defined]
                     return outcome
         finally:

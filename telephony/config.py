@@ -56,7 +56,8 @@ class SipConfig:
     flow: str = "queue"  # queue | menu
     operator_ring_seconds: float = 15.0  # an operator who doesn't pick up in N s is skipped
     skip_retry_seconds: float = 10.0  # after every free operator was skipped, try them again after
-    max_queue_seconds: float = 0.0  # 0 = forever; else offer voicemail after this wait
+    # Never an endless queue: after this wait the caller is offered voicemail or a call-back.
+    max_queue_seconds: float = 300.0
     menu_timeout_seconds: float = 6.0
     digit_timeout_seconds: float = 5.0
     voicemail_max_seconds: float = 60.0
@@ -68,9 +69,21 @@ class SipConfig:
     outbound_max_parallel: int = 4
     invite_timeout_seconds: float = 32.0  # Timer B
     max_calls: int = 300  # above this, INVITEs get 503 (refused)
-    # If set, out-of-dialog requests from other addresses get 403 and are not logged as calls
-    # (SIP scanners must not count against the connection rate). E.g. the trunk peer, Kamailio.
+    # If set, requests from other addresses get 403 and are not logged as calls (SIP scanners must
+    # not count against the connection rate), in or out of a dialog. E.g. the trunk peer, Kamailio.
+    # The far end of a call the bridge placed may always speak in that call's dialog.
     trusted: frozenset[str] = frozenset()
+    # Flood guards (issue 9). No RTP from a caller for rtp_timeout s ends the call with BYE
+    # (Asterisk's rtptimeout); a source sending more new calls per second than this gets 503.
+    rtp_timeout: float = 30.0
+    max_calls_per_second: float = 20.0  # per source address; Kamailio in front counts as one
+    retry_after_seconds: int = 5  # Retry-After on every 503
+    # SIP over TCP on the same port as UDP (RFC 3261 §18)
+    tcp: bool = True
+    tcp_max_connections: int = 256
+    tcp_max_per_source: int = 64
+    tcp_idle_seconds: float = 120.0  # no complete message either way for this long: closed
+    max_message_bytes: int = 65535  # one SIP message over TCP (headers + body)
     user_agent: str = "hotline-12345-bridge/1.0 (pyVoIP 1.6.8 adapter)"
 
     @property
@@ -119,9 +132,27 @@ class SipConfig:
             ("HOTLINE_SIP_MAX_QUEUE_SECONDS", "max_queue_seconds"),
             ("HOTLINE_SIP_OUTBOUND_RING_SECONDS", "outbound_ring_seconds"),
             ("HOTLINE_SIP_VOICEMAIL_MAX_SECONDS", "voicemail_max_seconds"),
+            ("HOTLINE_SIP_RTP_TIMEOUT", "rtp_timeout"),
+            ("HOTLINE_SIP_MAX_CALLS_PER_SECOND", "max_calls_per_second"),
+            ("HOTLINE_SIP_TCP_IDLE_SECONDS", "tcp_idle_seconds"),
         ):
             if e.get(name):
-                setattr(cfg, attr, float(e[name]))
+                try:
+                    setattr(cfg, attr, float(e[name]))
+                except ValueError:
+                    raise ValueError(f"{name} must be a number of seconds, not {e[name]!r}") from None
+        for name in ("HOTLINE_SIP_MAX_QUEUE_SECONDS", "HOTLINE_SIP_RTP_TIMEOUT",
+                     "HOTLINE_SIP_MAX_CALLS_PER_SECOND", "HOTLINE_SIP_TCP_IDLE_SECONDS"):
+            if e.get(name) and float(e[name]) <= 0:
+                raise ValueError(f"{name} must be greater than 0 (never an endless queue or call)")
+        for name, attr in (("HOTLINE_SIP_TCP_MAX_CONNECTIONS", "tcp_max_connections"),
+                           ("HOTLINE_SIP_TCP_MAX_PER_SOURCE", "tcp_max_per_source"),
+                           ("HOTLINE_SIP_RETRY_AFTER", "retry_after_seconds")):
+            if e.get(name):
+                if not e[name].strip().isdigit():
+                    raise ValueError(f"{name} must be a whole number, not {e[name]!r}")
+                setattr(cfg, attr, int(e[name]))
+        cfg.tcp = _bool(e.get("HOTLINE_SIP_TCP"), True)
         if e.get("HOTLINE_SIP_TRUSTED"):
             cfg.trusted = frozenset(x.strip() for x in e["HOTLINE_SIP_TRUSTED"].split(",") if x.strip())
         if e.get("HOTLINE_SIP_MAX_CALLS"):

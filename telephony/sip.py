@@ -12,7 +12,8 @@ monkeypatching (which the team rules out):
   digest auth and refreshes.
 * **INVITE retransmission** – pyVoIP treats a retransmitted INVITE as a new call and starts a second
   pair of RTP threads. Here the INVITE server transaction (keyed by top-Via branch) absorbs it and
-  re-sends the last response; a second INVITE with an already known Call-ID is also absorbed.
+  re-sends the last response; a second INVITE of the same call (same Call-ID and From tag, same
+  source) is also absorbed, and one for a call that has ended gets 481 (:mod:`telephony.guard`).
 * **CANCEL while ringing** – pyVoIP answers 200 to the CANCEL but never 487 to the INVITE and then
   answers the call anyway. Here CANCEL → 200, INVITE → 487 (retransmitted until ACK), the leg ends
   and the application's ring timer sees it.
@@ -25,567 +26,39 @@ monkeypatching (which the team rules out):
   silent call, a CANCEL that gets no final response still ends the call after 4 s, so every
   outbound attempt finishes as answered/busy/no_answer/failed.
 * **garbage datagrams** are parsed in a ``try`` and dropped (counted in ``stats['garbage']``).
+
+Issue 9 (security): in-dialog requests must match Call-ID and both tags (else 481) and come from the
+dialog's peer or a trusted proxy (else 403); ``HOTLINE_SIP_TRUSTED`` holds for every request;
+Max-Forwards 0 → 483, Require → 420, UPDATE answered, a To tag on every final response; new calls
+per source are capped (503 + Retry-After) and callers without RTP are hung up. UDP and TCP are in
+:mod:`telephony.transport`, transactions in :mod:`telephony.transactions`, legs in
+:mod:`telephony.legs`.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import socket
 import threading
 import time
 from typing import Callable
 
-from . import sdp as sdpmod
 from .config import SipConfig, new_tag
-from .media import MediaEngine, RtpSession
-from .privacy import mask_number, mask_text
-from .sipmsg import (ALLOW, NameAddr, ParseError, SipMessage, Uri, Via, digest_authorization,
-                     new_branch, new_call_id, reason_phrase)
+from .legs import InboundCall, Leg, OutboundCall
+from .media import MediaEngine
+from .privacy import mask_number
+from .sipmsg import (ALLOW, ParseError, SipMessage, Uri, Via, digest_authorization, new_branch,
+                     new_call_id, reason_phrase)
+from .guard import CallRate, EndedCalls
+from .transactions import ClientTx, ServerTx, Timers
+from .transport import Flow, Transport
+
+__all__ = ["SipUA", "InboundCall", "OutboundCall", "Leg", "ClientTx", "ServerTx", "Timers"]
 
 log = logging.getLogger(__name__)
 
-T1, T2 = 0.5, 4.0
-TIMER_64T1 = 32.0
-
-
-class Timers:
-    """One thread running every SIP timer (retransmissions, timeouts)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._cv = threading.Condition()
-        self._seq = itertools.count()
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="sip-timers", daemon=True)
-        self._thread.start()
-
-    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
-        with self._cv:
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), fn))
-            self._cv.notify()
-
-    def stop(self) -> None:
-        with self._cv:
-            self._running = False
-            self._cv.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while self._running and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    self._cv.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
-                if not self._running:
-                    return
-                _, _, fn = heapq.heappop(self._heap)
-            try:
-                fn()
-            except Exception:
-                log.exception("SIP timer failed")
-
-
-class ServerTx:
-    def __init__(self, ua: "SipUA", req: SipMessage, src: tuple[str, int]):
-        self.ua, self.req, self.src = ua, req, src
-        self.method = req.method
-        self.dest = ua.response_destination(req, src)
-        self.last: bytes | None = None
-        self.final = 0
-        self.acked = threading.Event()
-        self.to_tag: str | None = None
-
-    def respond(self, code: int, to_tag: str | None = None, headers: list[tuple[str, str]] = (),
-                body: bytes = b"", content_type: str | None = None, reason: str | None = None) -> None:
-        if to_tag:
-            self.to_tag = to_tag
-        resp = self.ua.build_response(self.req, code, self.src, self.to_tag if code > 100 else None,
-                                      headers, body, content_type, reason)
-        data = resp.encode()
-        self.last = data
-        self.ua.send(data, self.dest)
-        if code >= 200 and not self.final:
-            self.final = code
-            if self.method == "INVITE":
-                self._retransmit(T1, time.monotonic() + TIMER_64T1)
-            else:  # absorb retransmitted non-INVITE requests for 64*T1
-                self.ua.timers.call_later(TIMER_64T1, lambda: self.ua._forget_server_tx(self))
-                return
-
-    def _retransmit(self, interval: float, deadline: float) -> None:
-        def fire() -> None:
-            if self.acked.is_set() or self.ua.stopped:
-                self.ua.timers.call_later(TIMER_64T1 / 4, lambda: self.ua._forget_server_tx(self))
-                return
-            if time.monotonic() >= deadline:
-                self.ua._forget_server_tx(self)
-                self.ua._on_ack_timeout(self)
-                return
-            self.ua.send(self.last, self.dest)
-            self._retransmit(min(interval * 2, T2), deadline)
-        self.ua.timers.call_later(interval, fire)
-
-
-class ClientTx:
-    """A client transaction (retransmits over UDP until a response, Timer E/A; gives up at B/F)."""
-
-    def __init__(self, ua: "SipUA", msg: SipMessage, dest: tuple[str, int],
-                 on_response: Callable[[SipMessage], None], on_timeout: Callable[[], None],
-                 timeout: float = TIMER_64T1):
-        self.ua, self.msg, self.dest = ua, msg, dest
-        self.branch = msg.top_via.branch
-        self.method = msg.method
-        self.on_response, self.on_timeout = on_response, on_timeout
-        self.data = msg.encode()
-        self.got_provisional = False
-        self.final: SipMessage | None = None
-        self.done = False
-        self.deadline = time.monotonic() + timeout
-        ua._client_tx[(self.branch, self.method)] = self
-        ua.send(self.data, dest)
-        self._schedule(T1)
-        ua.timers.call_later(timeout, self._timeout)
-
-    def _schedule(self, interval: float) -> None:
-        def fire() -> None:
-            if self.done or self.final or self.ua.stopped:
-                return
-            if self.method == "INVITE" and self.got_provisional:
-                return
-            self.ua.send(self.data, self.dest)
-            self._schedule(min(interval * 2, T2) if self.method != "INVITE" else interval * 2)
-        self.ua.timers.call_later(interval, fire)
-
-    def _timeout(self) -> None:
-        if not self.final and not self.done:
-            self.done = True
-            self.ua._client_tx.pop((self.branch, self.method), None)
-            self.on_timeout()
-
-    def receive(self, resp: SipMessage) -> None:
-        if resp.status < 200:
-            self.got_provisional = True
-        elif self.final is None:
-            self.final = resp
-            self.ua.timers.call_later(TIMER_64T1 / 2,
-                                      lambda: self.ua._client_tx.pop((self.branch, self.method), None))
-        self.on_response(resp)  # a retransmitted final too: the leg re-sends its ACK
-
-
-class Leg:
-    """One dialog (a call leg) with its media session."""
-
-    direction = "?"
-
-    def __init__(self, ua: "SipUA", call_id: str):
-        self.ua = ua
-        self.call_id = call_id
-        self.local_tag = new_tag()
-        self.remote_tag: str | None = None
-        self.local_uri = ""  # our name-addr as used in From (UAC) / To (UAS)
-        self.remote_uri = ""
-        self.remote_target: Uri | None = None
-        self.route_set: list[str] = []
-        self.local_cseq = 1
-        self.state = "init"  # init, early, confirmed, ended
-        self.ended = threading.Event()
-        self.end_reason = ""
-        self.media: RtpSession = ua.media.open()
-        self.negotiated: sdpmod.Negotiated | None = None
-        self.remote_offer: sdpmod.MediaOffer | None = None
-        self.on_end: list[Callable[["Leg"], None]] = []
-        self.sdp_version = 1
-        self.session_id = int(time.time() * 1000) & 0xFFFFFFF
-        self.on_hold = False
-        self.created = time.monotonic()
-        self.answered_at: float | None = None
-
-    @property
-    def dtmf(self):
-        return self.media.dtmf
-
-    def local_sdp(self, direction: str = "sendrecv") -> bytes:
-        pts = [self.negotiated.pt] if self.negotiated else [8, 0]
-        dtmf_pt = (self.negotiated.dtmf_pt if self.negotiated and self.negotiated.dtmf_pt is not None
-                   else 101)
-        return sdpmod.build(self.ua.cfg.media_host, self.media.local_port, pts, dtmf_pt, direction,
-                            self.session_id, self.sdp_version)
-
-    def apply_offer_or_answer(self, offer: sdpmod.MediaOffer, neg: sdpmod.Negotiated) -> None:
-        self.remote_offer, self.negotiated = offer, neg
-        self.on_hold = offer.hold
-        remote = None if offer.hold else (offer.host, offer.port)
-        if remote is not None:
-            self.media.configure(remote, neg.pt, neg.dtmf_pt)
-        else:
-            self.media.configure(self.media.remote, neg.pt, neg.dtmf_pt)
-        self.media.sending = self.state == "confirmed" or self.answered_at is not None
-        if offer.hold:
-            self.media.sending = False
-
-    # -- in-dialog requests -------------------------------------------------------------------
-    def new_request(self, method: str, body: bytes = b"", content_type: str | None = None,
-                    cseq: int | None = None) -> tuple[SipMessage, tuple[str, int]]:
-        if cseq is None:
-            self.local_cseq += 1
-            cseq = self.local_cseq
-        target = self.remote_target or Uri.parse(NameAddr.parse(self.remote_uri).raw_uri)
-        m = SipMessage()
-        m.method = method
-        m.uri = str(target)
-        m.add("Via", self.ua.via())
-        m.add("Max-Forwards", "70")
-        for r in self.route_set:
-            m.add("Route", r)
-        m.add("From", f"{self.local_uri};tag={self.local_tag}")
-        m.add("To", self.remote_uri + (f";tag={self.remote_tag}" if self.remote_tag else ""))
-        m.add("Call-ID", self.call_id)
-        m.add("CSeq", f"{cseq} {method}")
-        m.add("User-Agent", self.ua.cfg.user_agent)
-        if content_type:
-            m.add("Content-Type", content_type)
-        m.body = body
-        if self.route_set:
-            first = NameAddr.parse(self.route_set[0]).uri
-            dest = self.ua.resolve(first.host, first.port or 5060)
-        else:
-            dest = self.ua.resolve(target.host, target.port or 5060)
-        return m, dest
-
-    def send_bye(self) -> None:
-        m, dest = self.new_request("BYE")
-        ClientTx(self.ua, m, dest, lambda r: None, lambda: None, timeout=8.0)
-
-    def hangup(self, reason: str = "local_bye") -> None:
-        """End the leg whatever its state: BYE, CANCEL or an error response."""
-        raise NotImplementedError
-
-    def finish(self, reason: str) -> None:
-        with self.ua.lock:
-            if self.state == "ended":
-                return
-            self.state = "ended"
-            self.end_reason = reason
-            self.ua._dialogs.pop(self.call_id, None)
-        self.ended.set()  # before closing media: waiters on playback must see the hang-up
-        self.media.close()
-        log.info("leg %s %s ended: %s", self.direction, self.call_id[:12], reason)
-        for cb in list(self.on_end):
-            try:
-                cb(self)
-            except Exception:
-                log.exception("on_end callback failed")
-
-    # -- requests from the remote side (called by the UA) -------------------------------------
-    def on_bye(self, tx: ServerTx) -> None:
-        tx.respond(200)
-        self.finish("remote_bye")
-
-    def on_reinvite(self, tx: ServerTx) -> None:
-        offer = sdpmod.parse(tx.req.body) if tx.req.body else None
-        if offer is not None:
-            neg = sdpmod.negotiate(offer)
-            if neg is None:
-                tx.respond(488)
-                return
-            self.apply_offer_or_answer(offer, neg)
-            direction = sdpmod.answer_direction(offer)
-        else:
-            direction = "sendrecv"
-        self.sdp_version += 1
-        tx.respond(200, self.local_tag if self.direction == "in" else None,
-                   [("Contact", self.ua.contact())], self.local_sdp(direction), "application/sdp")
-        log.info("leg %s re-INVITE: %s", self.call_id[:12], "hold" if self.on_hold else "resume")
-
-    def on_info(self, tx: ServerTx) -> None:
-        body = tx.req.body.decode("utf-8", "replace")
-        if "dtmf" in tx.req.content_type:
-            for line in body.splitlines():
-                k, _, v = line.partition("=")
-                if k.strip().lower() == "signal" and v.strip():
-                    self.media.dtmf.put(v.strip()[0].upper())
-        tx.respond(200)
-
-
-class InboundCall(Leg):
-    direction = "in"
-
-    def __init__(self, ua: "SipUA", tx: ServerTx):
-        super().__init__(ua, tx.req.call_id)
-        self.tx = tx
-        req = tx.req
-        self.remote_tag = req.from_.tag
-        self.remote_uri = req.get("From").split(";tag=")[0] if ";tag=" in req.get("From") else req.get("From")
-        self.local_uri = req.get("To")
-        contact = req.contact
-        self.remote_target = contact.uri if contact else req.from_.uri
-        self.route_set = req.get_all("Record-Route")
-        self.remote_cseq = req.cseq[0]
-        frm = req.from_
-        pai = req.get("P-Asserted-Identity")
-        ident = NameAddr.parse(pai) if pai else frm
-        self.caller = ident.uri.user or frm.display or "anonymous"
-        try:
-            self.dialled = Uri.parse(req.uri).user or req.to.uri.user or ua.cfg.line
-        except ParseError:
-            self.dialled = ua.cfg.line
-        self.offer = sdpmod.parse(req.body) if req.body else None
-        self.negotiated = sdpmod.negotiate(self.offer) if self.offer else None
-        self.cancelled = threading.Event()
-        self.state = "early"
-
-    @property
-    def offer_ok(self) -> bool:
-        """False when the INVITE offered no codec we speak (→ 488)."""
-        return self.offer is None or self.negotiated is not None
-
-    def ring(self) -> None:
-        if self.state == "early":
-            self.tx.respond(180, self.local_tag, [("Contact", self.ua.contact())])
-
-    def answer(self) -> bool:
-        with self.ua.lock:
-            if self.state != "early":
-                return False
-            self.answered_at = time.monotonic()
-            if self.offer is not None and self.negotiated is not None:
-                self.apply_offer_or_answer(self.offer, self.negotiated)
-                direction = sdpmod.answer_direction(self.offer)
-            else:  # offerless INVITE: we offer in the 200, the answer comes in the ACK
-                direction = "sendrecv"
-            self.state = "confirmed"
-            self.media.sending = not self.on_hold
-        self.tx.respond(200, self.local_tag,
-                        [("Contact", self.ua.contact()), ("Allow", ALLOW), ("Supported", "")],
-                        self.local_sdp(direction), "application/sdp")
-        return True
-
-    def reject(self, code: int, reason: str | None = None) -> None:
-        with self.ua.lock:
-            if self.state != "early":
-                return
-        self.tx.respond(code, self.local_tag, reason=reason)
-        self.finish(f"rejected_{code}")
-
-    def on_cancel(self) -> None:
-        with self.ua.lock:
-            if self.state != "early":
-                return
-        self.cancelled.set()
-        self.tx.respond(487, self.local_tag)
-        self.finish("cancelled")
-
-    def on_ack(self, req: SipMessage) -> None:
-        if self.offer is None and req.body:
-            offer = sdpmod.parse(req.body)
-            neg = sdpmod.negotiate(offer) if offer else None
-            if offer and neg:
-                self.apply_offer_or_answer(offer, neg)
-        self.tx.acked.set()
-
-    def hangup(self, reason: str = "local_bye") -> None:
-        if self.state == "early":
-            self.reject(480)
-        elif self.state == "confirmed":
-            self.send_bye()
-            self.finish(reason)
-
-
-class OutboundCall(Leg):
-    """A UAC leg. ``result`` ends as answered / busy / no_answer / failed / cancelled."""
-
-    direction = "out"
-
-    def __init__(self, ua: "SipUA", target: str, caller: str | None = None,
-                 display: str | None = None):
-        super().__init__(ua, new_call_id(ua.cfg.contact_host))
-        self.target = Uri.parse(target if ":" in target.split("@")[0] or target.startswith(("sip:", "tel:"))
-                                else self._default_uri(ua, target))
-        user = caller or ua.cfg.username
-        host = ua.cfg.domain or ua.cfg.contact_host
-        disp = f'"{display}" ' if display else ""
-        self.local_uri = f"{disp}<sip:{user}@{host}>"
-        self.remote_uri = f"<{self.target}>"
-        self.result: str | None = None
-        self.result_code = 0
-        self.answered = threading.Event()
-        self.finished = threading.Event()  # set with the result, answered or not
-        self.ringing = threading.Event()
-        self.invite_tx: ClientTx | None = None
-        self.invite_msg: SipMessage | None = None
-        self.ack_for_2xx: tuple[bytes, tuple[str, int]] | None = None
-        self.cancel_requested = False
-        self.cancel_after_provisional = False
-        self.auth_tried = False
-        self.state = "init"
-
-    @staticmethod
-    def _default_uri(ua: "SipUA", number: str) -> str:
-        proxy = ua.cfg.outbound_proxy
-        host = ua.cfg.domain or (f"{proxy[0]}:{proxy[1]}" if proxy else ua.cfg.contact_host)
-        return f"sip:{number}@{host}"
-
-    def dial(self, auth_header: tuple[str, str] | None = None) -> "OutboundCall":
-        m = SipMessage()
-        m.method = "INVITE"
-        m.uri = str(self.target)
-        m.add("Via", self.ua.via())
-        m.add("Max-Forwards", "70")
-        m.add("From", f"{self.local_uri};tag={self.local_tag}")
-        m.add("To", self.remote_uri)
-        m.add("Call-ID", self.call_id)
-        m.add("CSeq", f"{self.local_cseq} INVITE")
-        m.add("Contact", self.ua.contact())
-        m.add("Allow", ALLOW)
-        m.add("User-Agent", self.ua.cfg.user_agent)
-        if auth_header:
-            m.add(*auth_header)
-        m.add("Content-Type", "application/sdp")
-        m.body = sdpmod.build(self.ua.cfg.media_host, self.media.local_port, [8, 0], 101,
-                              session_id=self.session_id, version=self.sdp_version)
-        self.invite_msg = m
-        dest = self.ua.out_of_dialog_destination(self.target)
-        with self.ua.lock:
-            self.ua._dialogs[self.call_id] = self
-            self.state = "calling"
-        self.invite_tx = ClientTx(self.ua, m, dest, self._on_response, self._on_timeout,
-                                  timeout=self.ua.cfg.invite_timeout_seconds)
-        log.info("dialling %s (call %s)", mask_text(str(self.target)), self.call_id[:12])
-        return self
-
-    def _set_result(self, result: str, code: int = 0) -> None:
-        if self.result is None:
-            self.result, self.result_code = result, code
-            self.finished.set()
-
-    def _on_timeout(self) -> None:
-        self._set_result("no_answer" if self.ringing.is_set() else "failed", 408)
-        self.finish("timeout")
-
-    def _ack_non2xx(self, resp: SipMessage) -> None:
-        assert self.invite_msg is not None
-        m = SipMessage()
-        m.method = "ACK"
-        m.uri = self.invite_msg.uri
-        m.add("Via", self.invite_msg.get("Via"))  # same branch as the INVITE (RFC 3261 17.1.1.3)
-        m.add("Max-Forwards", "70")
-        m.add("From", self.invite_msg.get("From"))
-        m.add("To", resp.get("To"))  # the To of the response, with its tag
-        m.add("Call-ID", self.call_id)
-        m.add("CSeq", f"{self.invite_msg.cseq[0]} ACK")
-        self.ua.send(m.encode(), self.invite_tx.dest if self.invite_tx else
-                     self.ua.out_of_dialog_destination(self.target))
-
-    def _on_response(self, resp: SipMessage) -> None:
-        code = resp.status
-        if code < 200:
-            if code > 100:
-                self.ringing.set()
-                with self.ua.lock:
-                    if self.state == "calling":
-                        self.state = "early"
-                if self.cancel_requested and not self.cancel_after_provisional:
-                    self.cancel_after_provisional = True
-                    self._send_cancel()
-            return
-        if code < 300:
-            self._on_2xx(resp)
-            return
-        # non-2xx final: ACK it (also every retransmission of it)
-        self._ack_non2xx(resp)
-        if self.result is not None or self.state == "ended":
-            return
-        if code in (401, 407) and not self.auth_tried and self.ua.cfg.password:
-            self.auth_tried = True
-            hdr = "WWW-Authenticate" if code == 401 else "Proxy-Authenticate"
-            challenge = resp.get(hdr) or ""
-            auth = digest_authorization(challenge, "INVITE", str(self.target), self.ua.cfg.username,
-                                        self.ua.cfg.password)
-            self.local_cseq += 1
-            self.dial(("Authorization" if code == 401 else "Proxy-Authorization", auth))
-            return
-        if code in (486, 600, 603):
-            result = "busy"
-        elif code in (408, 480, 487):
-            result = "no_answer"
-        else:
-            result = "failed"
-        self._set_result(result, code)
-        self.finish(f"final_{code}")
-
-    def _on_2xx(self, resp: SipMessage) -> None:
-        if self.ack_for_2xx is not None:  # retransmitted 2xx: re-send the same ACK
-            self.ua.send(*self.ack_for_2xx)
-            return
-        self.remote_tag = resp.to.tag
-        c = resp.contact
-        self.remote_target = c.uri if c else self.target
-        self.route_set = list(reversed(resp.get_all("Record-Route")))
-        ack, dest = self.new_request("ACK", cseq=self.invite_msg.cseq[0])
-        data = ack.encode()
-        self.ack_for_2xx = (data, dest)
-        self.ua.send(data, dest)
-        offer = sdpmod.parse(resp.body) if resp.body else None
-        neg = sdpmod.negotiate(offer) if offer else None
-        if self.cancel_requested or self.state == "ended" or neg is None:
-            self.send_bye()
-            self._set_result("failed" if neg is None else "no_answer", resp.status)
-            self.finish("answered_too_late" if neg else "no_common_codec")
-            return
-        with self.ua.lock:
-            self.state = "confirmed"
-            self.answered_at = time.monotonic()
-        self.apply_offer_or_answer(offer, neg)
-        self.media.sending = not self.on_hold
-        self._set_result("answered", resp.status)
-        self.answered.set()
-
-    def _send_cancel(self) -> None:
-        assert self.invite_msg is not None and self.invite_tx is not None
-        m = SipMessage()
-        m.method = "CANCEL"
-        m.uri = self.invite_msg.uri
-        m.add("Via", self.invite_msg.get("Via"))
-        m.add("Max-Forwards", "70")
-        m.add("From", self.invite_msg.get("From"))
-        m.add("To", self.invite_msg.get("To"))
-        m.add("Call-ID", self.call_id)
-        m.add("CSeq", f"{self.invite_msg.cseq[0]} CANCEL")
-        # CANCEL has the INVITE's branch and its own client transaction (key: branch, CANCEL)
-        ClientTx(self.ua, m, self.invite_tx.dest, lambda r: None, lambda: None, timeout=8.0)
-
-    def cancel(self, result: str = "no_answer") -> None:
-        """Stop ringing. The call ends even if the far end never answers the CANCEL."""
-        with self.ua.lock:
-            if self.state in ("ended", "confirmed"):
-                return
-            self.cancel_requested = True
-        # RFC 3261 §9.1 says to wait for a provisional response before CANCEL; one is sent again
-        # when it arrives (_on_response). Sending one now too costs nothing and helps UAs that
-        # never send a provisional; the fallback below ends the call whatever the far end does.
-        if self.invite_tx is not None:
-            self._send_cancel()
-
-        def fallback() -> None:
-            if self.state != "ended" and self.state != "confirmed":
-                self._set_result(result, 487)
-                self.finish("cancel_unanswered")
-        self.ua.timers.call_later(4.0, fallback)
-
-    def wait(self, timeout: float) -> str:
-        """Ring for up to ``timeout`` s. Returns answered / busy / no_answer / failed."""
-        if not self.finished.wait(timeout):
-            self.cancel("no_answer")
-            self.finished.wait(6.0)
-        return self.result or "no_answer"
-
-    def hangup(self, reason: str = "local_bye") -> None:
-        if self.state == "confirmed":
-            self.send_bye()
-            self.finish(reason)
-        elif self.state in ("calling", "early"):
-            self.cancel("no_answer")
-        elif self.state == "init":
-            self.finish(reason)
+# SIP extensions (option tags) the bridge implements: none. A Require: for any of them (100rel,
+# timer, replaces, ...) gets 420 Bad Extension with Unsupported: listing them (RFC 3261 §8.2.2.3).
+SUPPORTED: frozenset[str] = frozenset()
 
 
 class SipUA:
@@ -595,27 +68,33 @@ class SipUA:
         self.media = media
         self.on_invite = on_invite
         self.lock = threading.RLock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((cfg.listen_host, cfg.listen_port))
-        self.port = self.sock.getsockname()[1]
+        self.stats = {"garbage": 0, "options": 0, "invites": 0, "retransmissions": 0,
+                      "untrusted": 0, "rate_limited": 0, "no_dialog": 0, "late_invites": 0}
+        self.transport = Transport(cfg.listen_host, cfg.listen_port, self._on_data, self.stats,
+                                   tcp=cfg.tcp, max_connections=cfg.tcp_max_connections,
+                                   max_per_source=cfg.tcp_max_per_source,
+                                   idle_seconds=cfg.tcp_idle_seconds,
+                                   max_message_bytes=cfg.max_message_bytes)
+        self.port = self.transport.port
         cfg.listen_port = self.port
         self.timers = Timers()
         self._server_tx: dict[tuple[str, str], ServerTx] = {}
         self._client_tx: dict[tuple[str, str], ClientTx] = {}
+        # Legs by Call-ID; a request belongs to one only if its tags match too (find_dialog)
         self._dialogs: dict[str, Leg] = {}
         self._resolved: dict[str, str] = {}
-        self.stats = {"garbage": 0, "options": 0, "invites": 0, "retransmissions": 0}
+        self.call_rate = CallRate(cfg.max_calls_per_second)
+        self.ended_calls = EndedCalls()
         self.stopped = False
         self.registered = threading.Event()
         self._reg_cseq = 0
         self._reg_call_id = new_call_id(cfg.contact_host)
         self._reg_tag = new_tag()
-        self._thread = threading.Thread(target=self._recv_loop, name="sip-recv", daemon=True)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        self.transport.start()
+        self.timers.call_later(self._rtp_watch_interval, self._rtp_watch)
         if self.cfg.mode == "register":
             self.register()
 
@@ -630,21 +109,20 @@ class SipUA:
             time.sleep(0.2)
         self.stopped = True
         self.timers.stop()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.transport.stop()
 
     @property
     def active_calls(self) -> int:
         return len(self._dialogs)
 
     # -- addressing ---------------------------------------------------------------------------
-    def via(self) -> str:
-        return f"SIP/2.0/UDP {self.cfg.contact_host}:{self.port};branch={new_branch()};rport"
+    def via(self, transport: str = "udp") -> str:
+        return (f"SIP/2.0/{transport.upper()} {self.cfg.contact_host}:{self.port};"
+                f"branch={new_branch()};rport")
 
-    def contact(self, user: str | None = None) -> str:
-        return f"<sip:{user or self.cfg.username}@{self.cfg.contact_host}:{self.port}>"
+    def contact(self, user: str | None = None, transport: str = "udp") -> str:
+        t = ";transport=tcp" if transport == "tcp" else ""
+        return f"<sip:{user or self.cfg.username}@{self.cfg.contact_host}:{self.port}{t}>"
 
     def resolve(self, host: str, port: int) -> tuple[str, int]:
         if host not in self._resolved:
@@ -661,22 +139,22 @@ class SipUA:
         return self.resolve(uri.host, uri.port or 5060)
 
     @staticmethod
-    def response_destination(req: SipMessage, src: tuple[str, int]) -> tuple[str, int]:
-        """RFC 3261 §18.2.2 with RFC 3581 rport, for UDP."""
+    def response_destination(req: SipMessage, src: tuple[str, int],
+                             transport: str = "udp") -> tuple[str, int]:
+        """RFC 3261 §18.2.2 with RFC 3581 rport. For TCP this is where a new connection goes if
+        the request's own connection has closed meanwhile: received address, sent-by port."""
         via = req.top_via
-        if "maddr" in via.params and via.params["maddr"]:
+        if transport == "udp" and "maddr" in via.params and via.params["maddr"]:
             return via.params["maddr"], via.port or 5060
-        if "rport" in via.params:
+        if transport == "udp" and "rport" in via.params:
             return src
         return src[0], via.port or 5060
 
-    def send(self, data: bytes, dest: tuple[str, int]) -> None:
+    def send(self, data: bytes, dest: tuple[str, int], transport: str = "udp",
+             flow: Flow | None = None, connect: bool = True) -> Flow | None:
         if self.stopped:
-            return
-        try:
-            self.sock.sendto(data, dest)
-        except OSError as exc:
-            log.warning("SIP send to %s failed: %s", dest, exc)
+            return None
+        return self.transport.send(data, dest, transport, flow, connect)
 
     # -- building -----------------------------------------------------------------------------
     def build_response(self, req: SipMessage, code: int, src: tuple[str, int],
@@ -708,36 +186,32 @@ class SipUA:
         r.add("Server", self.cfg.user_agent)
         for k, v in headers:
             r.add(k, v)
+        if code == 503 and not any(k.lower() == "retry-after" for k, _ in headers):
+            r.add("Retry-After", str(self.cfg.retry_after_seconds))
         if body:
             r.add("Content-Type", content_type or "application/sdp")
         r.body = body
         return r
 
     # -- receive ------------------------------------------------------------------------------
-    def _recv_loop(self) -> None:
-        while not self.stopped:
-            try:
-                data, src = self.sock.recvfrom(65535)
-            except OSError:
-                if self.stopped:
-                    return
-                continue
-            try:
-                msg = SipMessage.parse(data)
-            except (ParseError, ValueError, IndexError) as exc:
-                if data.strip():
-                    self.stats["garbage"] += 1
-                    log.debug("ignored %d-byte datagram from %s: %s", len(data), src, exc)
-                continue
-            try:
-                if msg.is_request:
-                    self._on_request(msg, src)
-                else:
-                    self._on_response(msg)
-            except Exception:
+    def _on_data(self, data: bytes, src: tuple[str, int], flow: Flow | None) -> None:
+        """One datagram or one framed TCP message (called by the transport's one thread)."""
+        try:
+            msg = SipMessage.parse(data)
+        except (ParseError, ValueError, IndexError) as exc:
+            if data.strip():
                 self.stats["garbage"] += 1
-                log.exception("error handling SIP %s from %s",
-                              msg.method or msg.status, src)
+                log.debug("ignored %d-byte message from %s: %s", len(data), src, exc)
+            return
+        try:
+            if msg.is_request:
+                self._on_request(msg, src, flow)
+            else:
+                msg.src = src  # type: ignore[attr-defined]  (the dialog's peer, for outbound legs)
+                self._on_response(msg)
+        except Exception:
+            self.stats["garbage"] += 1
+            log.exception("error handling SIP %s from %s", msg.method or msg.status, src)
 
     def _forget_server_tx(self, tx: ServerTx) -> None:
         with self.lock:
@@ -763,118 +237,235 @@ class SipUA:
             return
         if resp.cseq[1] == "INVITE" and 200 <= resp.status < 300:
             leg = self._dialogs.get(resp.call_id)  # 2xx retransmission after the tx is gone
-            if isinstance(leg, OutboundCall):
+            if isinstance(leg, OutboundCall) and resp.from_.tag == leg.local_tag:
                 leg._on_2xx(resp)
 
-    def _on_request(self, req: SipMessage, src: tuple[str, int]) -> None:
+    def _leg_ended(self, leg: Leg) -> None:
+        """Called by a leg as it ends (with ``self.lock`` held)."""
+        if self._dialogs.get(leg.call_id) is leg:
+            del self._dialogs[leg.call_id]
+        if isinstance(leg, InboundCall):
+            self.ended_calls.add(leg.call_id, leg.remote_tag, leg.remote_cseq)
+
+    # -- dialogs and who may speak in them ----------------------------------------------------
+    def find_dialog(self, req: SipMessage) -> Leg | None:
+        """The leg this in-dialog request belongs to: Call-ID, local tag (the request's To tag)
+        and remote tag (its From tag) must all match (RFC 3261 §12.2.2)."""
+        leg = self._dialogs.get(req.call_id)
+        if leg is None or leg.state == "ended":
+            return None
+        if not req.to.tag or req.to.tag != leg.local_tag or req.from_.tag != leg.remote_tag:
+            return None
+        return leg
+
+    def source_allowed(self, ip: str, leg: Leg | None) -> bool:
+        """HOTLINE_SIP_TRUSTED for every request; in a dialog also the dialog's own peer."""
+        if ip in self.cfg.trusted:
+            return True
+        if leg is not None:
+            return ip in leg.peer_hosts
+        return not self.cfg.trusted
+
+    def _refuse_source(self, tx: ServerTx, src: tuple[str, int], why: str, leg: Leg | None = None) -> None:
+        self.stats["untrusted"] += 1
+        if leg is not None:  # someone who knows a live dialog's tags: worth a line
+            log.warning("SIP %s for call %s from %s refused: %s", tx.method, leg.call_id[:12],
+                        src[0], why)
+        else:  # scanners: too many to log each
+            log.debug("SIP %s from %s refused: %s", tx.method, src[0], why)
+        tx.respond(403, reason="Forbidden (untrusted source)")
+
+    def _on_ack(self, req: SipMessage, src: tuple[str, int]) -> None:
+        with self.lock:
+            tx = self._server_tx.get((req.branch, "INVITE"))
+        if tx is not None and tx.final >= 300:
+            if src[0] == tx.src[0] or src[0] in self.cfg.trusted:
+                tx.acked.set()  # ACK for our non-2xx final response (same transaction)
+            return
+        if tx is None and not req.to.tag:
+            return
+        if tx is None:  # a UA that gave its non-2xx ACK a new branch (RFC 2543 style)
+            with self.lock:
+                stale = [t for t in self._server_tx.values() if t.method == "INVITE"
+                         and t.req.call_id == req.call_id and t.final >= 300
+                         and t.to_tag == req.to.tag and t.src[0] == src[0]]
+            if stale:
+                for t in stale:
+                    t.acked.set()
+                return
+        # ACK for a 2xx (its own transaction): stops the 2xx retransmissions of the initial
+        # INVITE or of a re-INVITE on this dialog; only from the dialog, only from its peer
+        leg = self.find_dialog(req)
+        if leg is None or not self.source_allowed(src[0], leg):
+            return
+        with self.lock:
+            txs = [t for t in self._server_tx.values() if t.method == "INVITE"
+                   and t.req.call_id == req.call_id and 200 <= t.final < 300]
+        for t in txs:
+            t.acked.set()
+        if isinstance(leg, InboundCall):
+            leg.on_ack(req)
+
+    def _on_request(self, req: SipMessage, src: tuple[str, int], flow: Flow | None = None) -> None:
         method = req.method
         branch = req.branch
         if method == "ACK":
-            with self.lock:
-                tx = self._server_tx.get((branch, "INVITE"))
-            if tx is not None and tx.final >= 300:
-                tx.acked.set()  # ACK for our non-2xx final response
-                return
-            if tx is None:  # a UA that gave its non-2xx ACK a new branch (RFC 2543 style)
-                with self.lock:
-                    stale = [t for t in self._server_tx.values() if t.method == "INVITE"
-                             and t.req.call_id == req.call_id and t.final >= 300]
-                if stale:
-                    for t in stale:
-                        t.acked.set()
-                    return
-            # ACK for a 2xx (its own transaction): stops the 2xx retransmissions of the initial
-            # INVITE or of a re-INVITE on this dialog
-            with self.lock:
-                txs = [t for t in self._server_tx.values() if t.method == "INVITE"
-                       and t.req.call_id == req.call_id and 200 <= t.final < 300]
-            for t in txs:
-                t.acked.set()
-            leg = self._dialogs.get(req.call_id)
-            if isinstance(leg, InboundCall):
-                leg.on_ack(req)
+            self._on_ack(req, src)
             return
         with self.lock:
             tx = self._server_tx.get((branch, method))
             if tx is not None:  # retransmission: answer again, start nothing
                 self.stats["retransmissions"] += 1
-                if tx.last:
-                    self.send(tx.last, tx.dest)
+                if tx.last and tx.src[0] == src[0]:
+                    tx.send(tx.last)
                 return
             if method == "INVITE" and not req.to.tag:
                 existing = self._dialogs.get(req.call_id)
-                if existing is not None:  # same call, new branch: still a duplicate
-                    self.stats["retransmissions"] += 1
-                    if isinstance(existing, InboundCall) and existing.tx.last:
-                        self.send(existing.tx.last, existing.tx.dest)
+                if (isinstance(existing, InboundCall) and existing.remote_tag == req.from_.tag
+                        and existing.tx.src[0] == src[0]):
+                    self.stats["retransmissions"] += 1  # same call, new branch: still a duplicate
+                    if existing.tx.last:
+                        existing.tx.send(existing.tx.last)
                     return
-            tx = ServerTx(self, req, src)
+            tx = ServerTx(self, req, src, flow)
             self._server_tx[(branch, method)] = tx
-        if self.cfg.trusted and src[0] not in self.cfg.trusted and not req.to.tag:
-            self.stats["untrusted"] = self.stats.get("untrusted", 0) + 1
-            if method != "CANCEL":
-                tx.respond(403, new_tag(), reason="Forbidden (untrusted source)")
-            return
+        leg = self.find_dialog(req) if req.to.tag else None
         if method == "CANCEL":
             with self.lock:
                 inv = self._server_tx.get((branch, "INVITE"))
-            if inv is None:
-                tx.respond(481)
+            if inv is not None and inv.src[0] != src[0] and src[0] not in self.cfg.trusted:
+                self._refuse_source(tx, src, "CANCEL for another source's INVITE")
                 return
-            tx.respond(200)
-            leg = self._dialogs.get(req.call_id)
-            if isinstance(leg, InboundCall):
-                leg.on_cancel()
-            elif not inv.final:
-                inv.respond(487)
+            if inv is None and not self.source_allowed(src[0], None):
+                self._refuse_source(tx, src, "not in HOTLINE_SIP_TRUSTED")
+                return
+        elif not self.source_allowed(src[0], leg):
+            self._refuse_source(tx, src, "not the dialog's peer" if leg is not None
+                                else "not in HOTLINE_SIP_TRUSTED", leg)
+            return
+        if req.to.tag and leg is None and method not in ("CANCEL",):
+            self.stats["no_dialog"] += 1
+            tx.respond(481)  # in-dialog request for no dialog of ours (RFC 3261 §12.2.2)
+            return
+        if not self._headers_acceptable(tx, req):
+            return
+        if method == "CANCEL":
+            self._on_cancel(tx, req)
             return
         if method == "OPTIONS":
             self.stats["options"] += 1
-            tx.respond(200, new_tag() if not req.to.tag else None,
-                       [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""),
-                        ("Contact", self.contact())])
+            tx.respond(200, headers=[("Allow", ALLOW), ("Accept", "application/sdp"),
+                                     ("Supported", ""), ("Contact", self.contact(transport=tx.transport))])
             return
         if method == "INVITE":
-            if req.to.tag:
-                leg = self._dialogs.get(req.call_id)
-                if leg is None or leg.state == "ended":
-                    tx.respond(481)
-                else:
-                    leg.on_reinvite(tx)
-                return
-            self.stats["invites"] += 1
-            tx.respond(100)
-            leg = InboundCall(self, tx)
-            with self.lock:
-                self._dialogs[req.call_id] = leg
-            log.info("INVITE %s from %s to %s", req.call_id[:12], mask_number(leg.caller),
-                     mask_number(leg.dialled))
-            try:
-                self.on_invite(leg)
-            except Exception:
-                log.exception("on_invite failed")
-                leg.reject(500)
-            return
-        leg = self._dialogs.get(req.call_id)
-        if method == "BYE":
-            if leg is None:
-                tx.respond(481)
+            if leg is not None:
+                leg.on_reinvite(tx)
             else:
+                self._new_call(tx, req, src)
+            return
+        if method in ("BYE", "INFO", "UPDATE"):
+            if leg is None:  # no To tag: these never start a dialog
+                self.stats["no_dialog"] += 1
+                tx.respond(481)
+            elif method == "BYE":
                 leg.on_bye(tx)
-            return
-        if method == "INFO":
-            if leg is None:
-                tx.respond(481)
-            else:
+            elif method == "INFO":
                 leg.on_info(tx)
+            else:
+                leg.on_update(tx)
             return
-        if method in ("UPDATE", "PRACK"):
-            tx.respond(200 if leg is not None else 481)
+        if method == "PRACK":  # we never send reliable provisionals (RFC 3262 §3: 481)
+            tx.respond(481)
             return
         if method in ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"):
             tx.respond(405, headers=[("Allow", ALLOW)])
             return
         tx.respond(501)
+
+    def _headers_acceptable(self, tx: ServerTx, req: SipMessage) -> bool:
+        """Max-Forwards (loops: 483) and Require (extensions we lack: 420), RFC 3261 §8.2.2.3."""
+        mf = req.get("Max-Forwards")
+        if mf is not None:
+            if not mf.strip().isdigit():
+                tx.respond(400, reason="Bad Request (Max-Forwards)")
+                return False
+            # OPTIONS with 0 is for the element that receives it (RFC 3261 §16.3, §11)
+            if int(mf) == 0 and req.method not in ("OPTIONS", "CANCEL"):
+                tx.respond(483)
+                return False
+        if req.method != "CANCEL":
+            required = [x.strip() for x in req.get_all("Require") if x.strip()]
+            unsupported = [x for x in required if x.lower() not in SUPPORTED]
+            if unsupported:
+                tx.respond(420, headers=[("Unsupported", ", ".join(unsupported))])
+                return False
+        return True
+
+    def _on_cancel(self, tx: ServerTx, req: SipMessage) -> None:
+        with self.lock:
+            inv = self._server_tx.get((req.branch, "INVITE"))
+        if inv is None:
+            tx.respond(481)
+            return
+        tx.respond(200)
+        leg = self._dialogs.get(req.call_id)
+        if isinstance(leg, InboundCall) and leg.tx is inv:
+            leg.on_cancel()
+        elif not inv.final:
+            inv.respond(487)
+
+    def _new_call(self, tx: ServerTx, req: SipMessage, src: tuple[str, int]) -> None:
+        if self.ended_calls.is_late(req.call_id, req.from_.tag, req.cseq[0]):
+            # a late retransmission (or a proxy's retry) of a call that is over: not a new call
+            self.stats["late_invites"] += 1
+            log.info("INVITE %s for a call that has ended: 481", req.call_id[:12])
+            tx.respond(481)
+            return
+        if req.call_id in self._dialogs:  # a second INVITE with a live call's Call-ID
+            tx.respond(482, reason="Loop Detected (Call-ID in use)")
+            return
+        if not self.call_rate.allow(src[0]):
+            self.stats["rate_limited"] += 1
+            tx.respond(503, reason="Service Unavailable (call rate)")
+            return
+        self.stats["invites"] += 1
+        tx.respond(100)
+        leg = InboundCall(self, tx)
+        with self.lock:
+            self._dialogs[req.call_id] = leg
+        log.info("INVITE %s from %s to %s over %s", req.call_id[:12], mask_number(leg.caller),
+                 mask_number(leg.dialled), tx.transport.upper())
+        try:
+            self.on_invite(leg)
+        except Exception:
+            log.exception("on_invite failed")
+            leg.reject(500)
+
+    # -- RTP inactivity (HOTLINE_SIP_RTP_TIMEOUT) ---------------------------------------------
+    @property
+    def _rtp_watch_interval(self) -> float:
+        return max(0.1, min(1.0, self.cfg.rtp_timeout / 4))
+
+    def _rtp_watch(self) -> None:
+        """A caller who sends no RTP for rtp_timeout s is hung up (like Asterisk's rtptimeout):
+        a dead phone or a flood of silent calls must not hold a place in the queue for ever.
+        Not while the caller holds the call (no media is expected then)."""
+        if self.stopped:
+            return
+        now = time.monotonic()
+        for leg in list(self._dialogs.values()):
+            if (not isinstance(leg, InboundCall) or leg.state != "confirmed" or leg.on_hold
+                    or leg.answered_at is None):
+                continue
+            last = max(leg.answered_at, leg.media_since, leg.media.last_rx)
+            if now - last > self.cfg.rtp_timeout:
+                log.info("call %s: no RTP from the caller for %.0f s: hanging up",
+                         leg.call_id[:12], now - last)
+                try:
+                    leg.hangup("rtp_timeout")
+                except Exception:
+                    log.exception("hanging up call %s failed", leg.call_id[:12])
+        self.timers.call_later(self._rtp_watch_interval, self._rtp_watch)
 
     # -- registration (register mode) ---------------------------------------------------------
     def register(self, expires: int | None = None, auth: tuple[str, str] | None = None) -> None:

@@ -41,7 +41,8 @@ say survey "您好，这里是12345热线回访。满意请按1，基本满意�
 say survey_solved "问题已解决请按1，未解决请按2。"
 say survey_thanks "感谢您的评价，再见。"
 say callback "您好，这里是12345热线，正在为您接通话务员。"
-say no_operator "话务员正忙，请在提示音后留言。"
+say no_operator "话务员正忙。需要回电请按2；留言请在提示音后开始，按井号键结束。"
+say callback_noted "好的，已为您登记回电，话务员会尽快给您回电。再见。"
 i=0
 for d in 零 一 二 三 四 五 六 七 八 九; do
     say "digit_$i" "$d"

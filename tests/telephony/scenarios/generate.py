@@ -123,7 +123,7 @@ def dtmf(*keys, gap=700):
     return out
 import re
 def write(name, doc, body):
-    vs = sorted(set(re.findall(r'assign_to="(\w+)"', body)) - {"authvalid"})
+    vs = sorted({v for m in re.findall(r'assign_to="([\w,]+)"', body) for v in m.split(",")} - {"authvalid"})
     ref = f'\n  <Reference variables="{",".join(vs)}"/>\n' if vs else ""
     with open(os.path.join(D, name + ".xml"), "w") as f:
         f.write(HEAD.format(doc=doc, name=name) + body + ref + TAIL)
@@ -292,8 +292,12 @@ write("uas_survey_retry", "A citizen keys 9 (no such answer), then 3 (unsatisfie
       '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
       '\n  <pause milliseconds="300"/>\n' + UAS_OK.format(port="[media_port]") + ACK_CHECK + '\n  <pause milliseconds="800"/>\n' +
       dtmf("9", gap=1100) + dtmf("3", gap=2500) + dtmf("2", gap=0) + RECV_BYE)
-write("uas_answer_hangup", "An operator answers and hangs up (BYE) after -d ms. Keys: rtp_port.",
-      '\n  <recv request="INVITE" crlf="true"/>\n' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
+write("uas_answer_hangup", "An operator answers and hangs up (BYE) after -d ms. Keys: rtp_port.\n     The BYE's To carries the bridge's From tag (taken from the INVITE), as RFC 3261 §12.2.1.1 says.",
+      '''
+  <recv request="INVITE" crlf="true">
+    <action><ereg regexp=";tag=([^;> ]+)" search_in="hdr" header="From:" assign_to="ftagall,ftag"/></action>
+  </recv>
+''' + uas_resp(100, "Trying", tag=False) + uas_resp(180, "Ringing", contact=True) +
       '\n  <pause milliseconds="200"/>\n' + UAS_OK.format(port="[rtp_port]") + ACK_CHECK + '''
   <pause/>
   <send retrans="500">
@@ -301,8 +305,8 @@ write("uas_answer_hangup", "An operator answers and hangs up (BYE) after -d ms. 
 
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [last_To:]
-      [last_From:]
+      From: <sip:callee@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      To: <sip:12345@[remote_ip]:[remote_port]>;tag=[$ftag]
       [last_Call-ID:]
       CSeq: 1 BYE
       Max-Forwards: 70
@@ -520,6 +524,53 @@ def info(signal, cseq):
 write("uac_info_dtmf", "Menu flow with DTMF as SIP INFO (application/dtmf-relay): 3, wait, #; the bridge hangs up.",
       invite() + ANSWERED + ack() + '\n  <pause milliseconds="1500"/>\n' + info("3", 2) +
       '\n  <pause milliseconds="1500"/>\n' + info("#", 3) + '''
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+''')
+# ---------------- issue 9: UPDATE, a large INVITE (TCP), the queue's call-back offer ------------
+write("uac_update", "RFC 3311: after the answer the citizen sends UPDATE with a new SDP offer (media moves to\n     rtp_port2); the 200 must carry an SDP answer. Keys: codecs, rtp_port, rtp_port2.",
+      invite() + ANSWERED + ack() + '\n  <pause milliseconds="600"/>\n' + f'''
+  <send retrans="500">
+    <![CDATA[
+
+      UPDATE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      {FROM}
+      {TO}[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 UPDATE
+      Contact: <sip:13812345678@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp(port="[rtp_port2]")}
+
+    ]]>
+  </send>
+  <recv response="200">
+    <action><ereg regexp="m=audio [0-9]+ RTP/AVP" search_in="body" check_it="true" assign_to="u"/></action>
+  </recv>
+''' + "\n  <pause/>\n" + bye(3))
+BIG = "".join(f"X-Carrier-Info-{i:02d}: " + "route=gw%02d.carrier.example;trunk=12345;" % i + "x" * 60 + "\n      "
+              for i in range(60))
+write("uac_call_big", "A carrier's INVITE with 60 extra headers (about 7 KB, over UDP's safe size): meant for TCP\n     (-t t1). Hangs up after -d ms. Keys: codecs, rtp_port.",
+      invite(extra=BIG) + ANSWERED + ack() + "\n  <pause/>\n" + bye())
+write("uac_queue_callback", "Queue flow: the wait limit passes, the bridge offers voicemail or a call-back; the citizen\n     presses 2 (call me back) and the bridge says so and hangs up.",
+      invite(sdp_body=sdp(port="[media_port]")) + ANSWERED + ack() + '\n  <pause milliseconds="3000"/>\n' + dtmf("2", gap=0) + '''
   <recv request="BYE"/>
   <send>
     <![CDATA[
