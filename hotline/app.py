@@ -6,24 +6,65 @@ so any number of them can run side by side against the same database.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import random
+import time
 from contextlib import AbstractContextManager
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.clock import Clock, SystemClock
 from hotline.config import Settings
-from hotline.db import make_engine, make_session_factory
-from hotline.errors import Conflict
+from hotline.db import is_retryable, make_engine, make_session_factory
+from hotline.errors import Busy, Conflict
 from hotline.events import Event, MessageBus
 from hotline.timelimits import TimeLimits
 from hotline.workcalendar import CalendarOverride, WorkCalendar
 
 log = logging.getLogger(__name__)
+
+TRANSACTION_ATTEMPTS = 2  # with SQLite's 1 s busy wait: about two seconds at most, then Busy
+
+
+def retry_transactions(cls: type) -> type:
+    """Run a service's public operations again when their transaction hit a busy database (SQLite
+    locked by another process) or a PostgreSQL serialization failure or deadlock.
+
+    Each operation opens and commits its own unit of work and publishes its events only after the
+    commit, so running it again after such a failure repeats nothing that took effect. After the
+    last attempt the caller gets ``Busy`` (503, retry later), never a raw database error.
+    """
+    for name in dir(cls):
+        fn = inspect.getattr_static(cls, name)
+        if name.startswith("_") or not inspect.isfunction(fn) or getattr(fn, "_hl_retrying", False):
+            continue  # plain public methods only (not properties, class or static methods)
+        setattr(cls, name, _retrying(fn))
+    return cls
+
+
+def _retrying(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as e:
+                if not is_retryable(e):
+                    raise
+                if attempt == TRANSACTION_ATTEMPTS:
+                    log.warning("%s: database busy after %d attempts", fn.__qualname__, attempt)
+                    raise Busy() from e
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # jitter: the racers spread out
+        raise AssertionError("unreachable")
+
+    run._hl_retrying = True  # type: ignore[attr-defined]
+    return run
 
 # A suggester turns a ticket's text into (unit_id, confidence, payload) or None.
 Suggester = Callable[[str], "tuple[int | None, float, dict[str, Any]] | None"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
 
+from hotline.app import retry_transactions
 from hotline.callers import Caller, normalize_phone
 from hotline.calls import Call, CallOutcome, OperatorState, OperatorStatus, OutboundJob
 from hotline.errors import Forbidden, IllegalStep, InvalidInput, NotFound
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 SEATED_ROLES = (Role.OPERATOR, Role.EXPERT)
 
 
+@retry_transactions
 class CallService:
     def __init__(self, hotline: "Hotline") -> None:
         self.hl = hotline

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 
+from hotline.app import retry_transactions
 from hotline.calls import OperatorState, OperatorStatus
 from hotline.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 from hotline.knowledge import Article
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 _DUMMY_HASH = hash_password("not-a-password")
 
 
+@retry_transactions
 class DirectoryService:
     def __init__(self, hotline: "Hotline") -> None:
         self.hl = hotline

@@ -46,3 +46,14 @@ class Conflict(HotlineError):
 class AuthError(HotlineError):
     code = "unauthorized"
     http_status = 401
+
+
+class Busy(HotlineError):
+    """The database could not take the write in time (load, or a lock held elsewhere): try again."""
+
+    code = "busy"
+    http_status = 503
+
+    def __init__(self, detail: str = "系统繁忙，请稍后重试", retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after

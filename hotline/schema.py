@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import fcntl
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config

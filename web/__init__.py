@@ -134,7 +134,10 @@ def error_response(http_status: int, code: str, detail: str, **extra):  # noqa: 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HotlineError)
     def _domain(e: HotlineError):  # noqa: ANN202
-        return error_response(e.http_status, e.code, e.detail, **e.extra)
+        response = error_response(e.http_status, e.code, e.detail, **e.extra)
+        if getattr(e, "retry_after", None):  # Busy: the client may simply try again shortly
+            response[0].headers["Retry-After"] = str(e.retry_after)
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf(e: CSRFError):  # noqa: ANN202

@@ -12,6 +12,7 @@ The steps are grouped by phase, one module each: ``intake``, ``dispatch`` (and t
 """
 from __future__ import annotations
 
+from hotline.app import retry_transactions
 from hotline.workflow.base import (
     CENTER_ROLES,
     MAX_CONTENT,
@@ -27,6 +28,7 @@ from hotline.workflow.intake import IntakeSteps
 from hotline.workflow.merge import MergeSteps
 
 
+@retry_transactions
 class TicketService(IntakeSteps, DispatchSteps, ExtensionSteps, ClosingSteps, MergeSteps):
     """Every workflow step, on ``hotline.tickets``."""
 
