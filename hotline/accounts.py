@@ -13,9 +13,10 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, delete, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, joinedload, mapped_column
 
-from hotline.db import Base, BigId
+from hotline.app import retry_transactions
+from hotline.db import Base
 from hotline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hotline.units import Unit
 from hotline.users import Actor, ApiToken, Role, User, hash_password, verify_password
@@ -42,6 +43,7 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+@retry_transactions
 class AccountService:
     """Stateless: build one wherever needed with ``AccountService(hotline)``."""
 
@@ -68,7 +70,7 @@ class AccountService:
         with self.hl.uow(readonly=True) as uow:
             row = uow.session.execute(
                 select(User, UserSession.expires_at).join(UserSession, UserSession.user_id == User.id)
-                .where(UserSession.id_hash == _digest(session_id))
+                .options(joinedload(User.unit)).where(UserSession.id_hash == _digest(session_id))
             ).first()  # fmt: skip
             if row is None:
                 return None
