@@ -12,6 +12,7 @@ HOTLINE_MESSAGE_QUEUE (redis://… to share live events between processes), HOTL
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -271,9 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password", help="or HOTLINE_NEW_PASSWORD, or asked for")
     u.add_argument("--token", action="store_true", help="also issue an API token")
     # Subsystems add their own commands (classifier, report, sip, scheduler).
-    classifier_main = _optional("classifier.cli", "main")
-    if classifier_main is not None:
-        # Its own parser reads everything after the word "classifier" (main() hands it over).
+    # Its own parser reads everything after the word "classifier" (main() hands it over); found, not
+    # imported: scikit-learn costs seconds that no other command should pay at start.
+    if importlib.util.find_spec("classifier") is not None:
         sub.add_parser("classifier", help="train, evaluate and try the unit classifier", add_help=False)
     for module in ("scheduler.cli", "telephony.cli"):
         add = _optional(module, "add_cli")
